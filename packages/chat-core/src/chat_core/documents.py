@@ -1,0 +1,51 @@
+"""Documents of an assistant's knowledge base and their ingestion status."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import Field
+
+from chat_core._base import CamelModel, utc_now
+from chat_core.ids import AssistantId, DocumentId
+
+__all__ = ["Document", "DocumentProgress", "DocumentStatus"]
+
+
+class DocumentStatus(StrEnum):
+    """uploading -> chunking -> embedding -> complete, or failed (with a readable reason)."""
+
+    UPLOADING = "uploading"
+    CHUNKING = "chunking"
+    EMBEDDING = "embedding"
+    COMPLETE = "complete"
+    FAILED = "failed"
+
+
+class Document(CamelModel):
+    """A file in an assistant's knowledge base."""
+
+    document_id: DocumentId
+    assistant_id: AssistantId
+    filename: str
+    content_type: str
+    size_bytes: int = Field(gt=0)
+    storage_key: str
+    status: DocumentStatus = DocumentStatus.UPLOADING
+    error_message: str | None = None
+    chunk_count: int | None = None
+    chunks_done: int | None = None
+    content_hash: str | None = None
+    created_at: datetime = Field(default_factory=utc_now)
+    updated_at: datetime = Field(default_factory=utc_now)
+
+
+class DocumentProgress(CamelModel):
+    """A status change reported by ingestion; `None` fields are left as they are."""
+
+    status: DocumentStatus
+    chunk_count: int | None = None
+    chunks_done: int | None = None
+    error_message: str | None = None
+    content_hash: str | None = None

@@ -1,0 +1,127 @@
+"""The managed-model catalogue and who may use which model."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, datetime
+from enum import StrEnum
+
+from pydantic import Field, model_validator
+
+from chat_core._base import CamelModel, utc_now
+from chat_core.costs import PricingSnapshot
+from chat_core.identity import User
+from chat_core.ids import ManagedModelId, new_managed_model_id
+
+__all__ = [
+    "EVERYONE",
+    "ManagedModel",
+    "ManagedModelCreate",
+    "ManagedModelUpdate",
+    "ModelProvider",
+    "can_use_model",
+    "usable_models",
+]
+
+EVERYONE = "*"
+"""In `allowedAppRoles`, grants the model to every signed-in user."""
+
+
+class ModelProvider(StrEnum):
+    """How a model is reached; stored on the model, never guessed from its name."""
+
+    BEDROCK = "bedrock"
+    OPENAI = "openai"
+    OFFLINE = "offline"
+
+
+class _ManagedModelFields(CamelModel):
+    model_id: str = Field(min_length=1, max_length=256)
+    """The provider's model id, e.g. `us.anthropic.claude-haiku-4-5-20251001-v1:0`."""
+    model_name: str = Field(min_length=1, max_length=200)
+    provider: ModelProvider
+    provider_name: str = Field(min_length=1, max_length=200)
+    input_modalities: list[str] = Field(min_length=1)
+    output_modalities: list[str] = Field(min_length=1)
+    max_input_tokens: int = Field(ge=1)
+    max_output_tokens: int = Field(ge=1)
+    allowed_app_roles: list[str] = Field(default_factory=list)
+    available_to_roles: list[str] = Field(default_factory=list)
+    """Deprecated JWT-role grant, still honoured."""
+    enabled: bool = True
+    input_price_per_million_tokens: float = Field(ge=0)
+    output_price_per_million_tokens: float = Field(ge=0)
+    cache_write_price_per_million_tokens: float | None = Field(default=None, ge=0)
+    cache_read_price_per_million_tokens: float | None = Field(default=None, ge=0)
+    is_reasoning_model: bool = False
+    knowledge_cutoff_date: date | None = None
+    supports_caching: bool | None = None
+    """Defaults to true for Bedrock models only."""
+
+
+class ManagedModelCreate(_ManagedModelFields):
+    """What an admin sends to add a model."""
+
+    @model_validator(mode="after")
+    def _default_caching(self) -> ManagedModelCreate:
+        if self.supports_caching is None:
+            self.supports_caching = self.provider is ModelProvider.BEDROCK
+        return self
+
+
+class ManagedModel(ManagedModelCreate):
+    """A model in the catalogue. `id` is ours; `model_id` is the provider's and unique."""
+
+    id: ManagedModelId = Field(default_factory=new_managed_model_id)
+    created_at: datetime = Field(default_factory=utc_now)
+    updated_at: datetime = Field(default_factory=utc_now)
+
+    def pricing_snapshot(self) -> PricingSnapshot:
+        """The prices to bill a turn with, frozen at the time of the turn."""
+        return PricingSnapshot(
+            input_price_per_mtok=self.input_price_per_million_tokens,
+            output_price_per_mtok=self.output_price_per_million_tokens,
+            cache_write_price_per_mtok=self.cache_write_price_per_million_tokens,
+            cache_read_price_per_mtok=self.cache_read_price_per_million_tokens,
+        )
+
+    def updated(self, changes: ManagedModelUpdate) -> ManagedModel:
+        """A copy with `changes` applied and `updated_at` moved on (validated again)."""
+        merged = self.model_dump() | changes.model_dump(exclude_unset=True) | {"updated_at": utc_now()}
+        return ManagedModel.model_validate(merged)
+
+
+class ManagedModelUpdate(CamelModel):
+    """A partial change to a managed model; only the fields sent are applied."""
+
+    model_id: str | None = Field(default=None, min_length=1, max_length=256)
+    model_name: str | None = Field(default=None, min_length=1, max_length=200)
+    provider: ModelProvider | None = None
+    provider_name: str | None = Field(default=None, min_length=1, max_length=200)
+    input_modalities: list[str] | None = Field(default=None, min_length=1)
+    output_modalities: list[str] | None = Field(default=None, min_length=1)
+    max_input_tokens: int | None = Field(default=None, ge=1)
+    max_output_tokens: int | None = Field(default=None, ge=1)
+    allowed_app_roles: list[str] | None = None
+    available_to_roles: list[str] | None = None
+    enabled: bool | None = None
+    input_price_per_million_tokens: float | None = Field(default=None, ge=0)
+    output_price_per_million_tokens: float | None = Field(default=None, ge=0)
+    cache_write_price_per_million_tokens: float | None = Field(default=None, ge=0)
+    cache_read_price_per_million_tokens: float | None = Field(default=None, ge=0)
+    is_reasoning_model: bool | None = None
+    knowledge_cutoff_date: date | None = None
+    supports_caching: bool | None = None
+
+
+def can_use_model(model: ManagedModel, user: User) -> bool:
+    """A user may use an enabled model granted to everyone (`*`) or to one of their roles."""
+    if not model.enabled:
+        return False
+    granted = set(model.allowed_app_roles) | set(model.available_to_roles)
+    return EVERYONE in granted or not granted.isdisjoint(user.roles)
+
+
+def usable_models(models: Iterable[ManagedModel], user: User) -> list[ManagedModel]:
+    """The models `user` may use, in the order given."""
+    return [model for model in models if can_use_model(model, user)]

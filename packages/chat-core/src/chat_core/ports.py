@@ -1,0 +1,335 @@
+"""Storage ports: what the services need from persistence, one Protocol per aggregate.
+
+Backends live in `chat-storage` and must all pass its contract suite. Shared conventions:
+
+- A missing item is `None`; deleting a missing item is a no-op (returns `False` where it reports).
+- Every method takes the owner's id where one exists, and never returns another owner's data.
+- Lists are keyed, paginated queries: `cursor` is the opaque `Page.next_cursor` of the previous page;
+  a cursor that was not issued for this listing raises `InvalidInputError`.
+- Counters are atomic increments; `expected_version` makes a write conditional (`ConflictError`).
+- Outages raise `UnavailableError` (cause chained); nothing returns an empty result instead.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal, Protocol
+
+from chat_core.assistants import Assistant, AssistantShare, AssistantStatus
+from chat_core.costs import CostRecord, UserCostSummary
+from chat_core.documents import Document, DocumentProgress
+from chat_core.files import FileUpload, UserFileQuota
+from chat_core.identity import User, UserProfile
+from chat_core.ids import AssistantId, DocumentId, ManagedModelId, SessionId, UploadId, UserId
+from chat_core.managed_models import ManagedModel, ManagedModelUpdate
+from chat_core.messages import Message, MessageDraft
+from chat_core.pagination import Page
+from chat_core.sessions import SessionMetadata, SessionUpdate
+
+__all__ = [
+    "AssistantRepository",
+    "BlobInfo",
+    "BlobStore",
+    "CostLedger",
+    "DocumentRepository",
+    "FileRepository",
+    "ManagedModelRepository",
+    "MessageRepository",
+    "SessionRepository",
+    "UserRepository",
+]
+
+
+class SessionRepository(Protocol):
+    """Session metadata. Keys never contain a mutable value."""
+
+    async def get(self, user_id: UserId, session_id: SessionId) -> SessionMetadata | None:
+        """The session (also when soft-deleted), or `None`."""
+        ...
+
+    async def list(
+        self, user_id: UserId, *, limit: int = 50, cursor: str | None = None
+    ) -> Page[SessionMetadata]:
+        """Active sessions, newest `last_message_at` (else `created_at`) first."""
+        ...
+
+    async def update(
+        self,
+        user_id: UserId,
+        session_id: SessionId,
+        changes: SessionUpdate,
+        *,
+        expected_version: int | None = None,
+    ) -> SessionMetadata:
+        """Create-or-merge: set the given fields, merge preferences key by key, bump `version`.
+
+        A missing session is created with the defaults first. Raises `ConflictError` when
+        `expected_version` is given and differs from the stored one (or the session is missing).
+        """
+        ...
+
+    async def record_turn(
+        self,
+        user_id: UserId,
+        session_id: SessionId,
+        *,
+        at: datetime,
+        preferences: dict[str, Any] | None = None,
+    ) -> SessionMetadata:
+        """Atomically: create if missing, `message_count += 1`, `last_message_at = at`, merge preferences."""
+        ...
+
+    async def soft_delete(self, user_id: UserId, session_id: SessionId) -> bool:
+        """Mark deleted in one atomic write; `False` when missing or already deleted."""
+        ...
+
+
+class MessageRepository(Protocol):
+    """Messages of a session, in order. Indexes are assigned by storage, atomically."""
+
+    async def append(
+        self, user_id: UserId, session_id: SessionId, messages: Sequence[MessageDraft]
+    ) -> builtins.list[Message]:
+        """Store `messages` at the next consecutive indexes; concurrent appends never collide."""
+        ...
+
+    async def list(
+        self, user_id: UserId, session_id: SessionId, *, limit: int = 50, cursor: str | None = None
+    ) -> Page[Message]:
+        """Oldest first."""
+        ...
+
+
+class ManagedModelRepository(Protocol):
+    """The model catalogue; `model_id` (the provider's id) is unique."""
+
+    async def get(self, model_uuid: ManagedModelId) -> ManagedModel | None:
+        """By our id."""
+        ...
+
+    async def get_by_model_id(self, model_id: str) -> ManagedModel | None:
+        """By the provider's model id (one keyed read, never a scan)."""
+        ...
+
+    async def list(self) -> builtins.list[ManagedModel]:
+        """Every model, ordered by `model_name` (the catalogue is small and read often)."""
+        ...
+
+    async def create(self, model: ManagedModel) -> ManagedModel:
+        """Add a model; `ConflictError` when its `model_id` is taken."""
+        ...
+
+    async def update(self, model_uuid: ManagedModelId, changes: ManagedModelUpdate) -> ManagedModel | None:
+        """Apply `changes`; `None` when missing; `ConflictError` when a new `model_id` is taken."""
+        ...
+
+    async def delete(self, model_uuid: ManagedModelId) -> bool:
+        """Remove the model; `False` when it was missing."""
+        ...
+
+
+class AssistantRepository(Protocol):
+    """Assistants and their shares."""
+
+    async def get(self, assistant_id: AssistantId) -> Assistant | None:
+        """By id."""
+        ...
+
+    async def put(self, assistant: Assistant, *, expected_version: int | None = None) -> Assistant:
+        """Create or replace. With `expected_version`, `ConflictError` unless the stored version matches."""
+        ...
+
+    async def delete(self, assistant_id: AssistantId) -> bool:
+        """Remove the assistant and every share of it; `False` when it was missing."""
+        ...
+
+    async def list_owned(
+        self,
+        owner_id: UserId,
+        *,
+        statuses: frozenset[AssistantStatus],
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> Page[Assistant]:
+        """The owner's assistants in the given statuses, newest first."""
+        ...
+
+    async def list_shared_with(
+        self, email: str, *, limit: int = 50, cursor: str | None = None
+    ) -> Page[Assistant]:
+        """Assistants shared with `email` that are SHARED and COMPLETE: one query, no N+1 reads."""
+        ...
+
+    async def list_public(self, *, limit: int = 50, cursor: str | None = None) -> Page[Assistant]:
+        """PUBLIC, COMPLETE assistants, newest first."""
+        ...
+
+    async def add_shares(
+        self, assistant_id: AssistantId, emails: Sequence[str]
+    ) -> builtins.list[AssistantShare]:
+        """Share with each (lowercased) email; existing shares are kept as they are. Returns all shares."""
+        ...
+
+    async def remove_shares(
+        self, assistant_id: AssistantId, emails: Sequence[str]
+    ) -> builtins.list[AssistantShare]:
+        """Unshare; unknown emails are ignored. Returns the remaining shares."""
+        ...
+
+    async def list_shares(self, assistant_id: AssistantId) -> builtins.list[AssistantShare]:
+        """Every share of the assistant, by email."""
+        ...
+
+    async def get_share(self, assistant_id: AssistantId, email: str) -> AssistantShare | None:
+        """The share for one email, or `None`."""
+        ...
+
+    async def mark_share_interacted(self, assistant_id: AssistantId, email: str) -> None:
+        """Record that the sharee used the assistant (no-op without a share)."""
+        ...
+
+
+class FileRepository(Protocol):
+    """Chat attachments and the per-user quota they count against."""
+
+    async def reserve(self, upload: FileUpload, *, quota_bytes: int) -> FileUpload:
+        """Create a pending record and add its size to the quota in one atomic step.
+
+        Raises `QuotaExceededError` (detail: currentUsage, maxAllowed, requiredSpace) when it would
+        exceed `quota_bytes`; concurrent reservations can never overshoot it together.
+        """
+        ...
+
+    async def get(self, user_id: UserId, upload_id: UploadId) -> FileUpload | None:
+        """The caller's file, or `None` (also for someone else's id)."""
+        ...
+
+    async def mark_ready(self, user_id: UserId, upload_id: UploadId) -> FileUpload:
+        """Pending -> ready. `NotFoundError` when missing, `ConflictError` when not pending."""
+        ...
+
+    async def mark_failed(self, user_id: UserId, upload_id: UploadId) -> FileUpload:
+        """Pending -> failed, releasing its reserved bytes. Same errors as `mark_ready`."""
+        ...
+
+    async def delete(self, user_id: UserId, upload_id: UploadId) -> FileUpload | None:
+        """Remove the record and release its bytes atomically; the removed record, or `None`."""
+        ...
+
+    async def list(
+        self,
+        user_id: UserId,
+        *,
+        session_id: SessionId | None = None,
+        status: Literal["ready", "any"] = "ready",
+        limit: int = 50,
+        cursor: str | None = None,
+        sort_by: Literal["date", "size", "type"] = "date",
+        sort_order: Literal["asc", "desc"] = "desc",
+    ) -> Page[FileUpload]:
+        """The caller's files (optionally of one session)."""
+        ...
+
+    async def quota(self, user_id: UserId) -> UserFileQuota:
+        """Bytes and files currently counted against the caller."""
+        ...
+
+
+class DocumentRepository(Protocol):
+    """Documents of assistants' knowledge bases."""
+
+    async def create(self, document: Document) -> Document:
+        """Add a document; `ConflictError` if the id exists."""
+        ...
+
+    async def get(self, assistant_id: AssistantId, document_id: DocumentId) -> Document | None:
+        """One document of one assistant."""
+        ...
+
+    async def list(
+        self, assistant_id: AssistantId, *, limit: int = 50, cursor: str | None = None
+    ) -> Page[Document]:
+        """The assistant's documents, newest first."""
+        ...
+
+    async def update_progress(
+        self, assistant_id: AssistantId, document_id: DocumentId, progress: DocumentProgress
+    ) -> Document | None:
+        """Apply a status change; `None` when the document is gone (deleted meanwhile)."""
+        ...
+
+    async def delete(self, assistant_id: AssistantId, document_id: DocumentId) -> bool:
+        """Remove one document record."""
+        ...
+
+    async def delete_all(self, assistant_id: AssistantId) -> builtins.list[Document]:
+        """Remove every document record of an assistant; the removed records (for blob cleanup)."""
+        ...
+
+
+class CostLedger(Protocol):
+    """Per-turn cost records and per-user monthly summaries."""
+
+    async def record(self, entry: CostRecord) -> bool:
+        """Store the record and add it to the month's summary atomically; `False` if already recorded."""
+        ...
+
+    async def summary(self, user_id: UserId, period: str) -> UserCostSummary:
+        """The user's `YYYY-MM` summary (zeros when nothing was spent)."""
+        ...
+
+
+class UserRepository(Protocol):
+    """People who have signed in (for the share picker)."""
+
+    async def remember(self, user: User) -> bool:
+        """Record a profile on first sight; `True` when it was new. Cheap when already known."""
+        ...
+
+    async def search(self, prefix: str, *, limit: int = 10) -> builtins.list[UserProfile]:
+        """Profiles whose email or name starts with `prefix` (case-insensitive)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class BlobInfo:
+    """What a blob store knows about an object without reading it."""
+
+    key: str
+    size_bytes: int
+    content_type: str | None
+
+
+class BlobStore(Protocol):
+    """Object storage for uploads and documents; keys are `/`-separated, validated by the store."""
+
+    async def put(self, key: str, data: bytes, *, content_type: str) -> None:
+        """Write atomically (readers see the old object or the new one, never part of one)."""
+        ...
+
+    async def get(self, key: str) -> bytes | None:
+        """The bytes, or `None`."""
+        ...
+
+    async def head(self, key: str) -> BlobInfo | None:
+        """Size and type, or `None`."""
+        ...
+
+    async def delete(self, key: str) -> None:
+        """Remove one object; missing is a no-op."""
+        ...
+
+    async def delete_prefix(self, prefix: str) -> int:
+        """Remove every object under `prefix` (which must end with `/`); how many were removed."""
+        ...
+
+    async def presign_upload(self, key: str, *, content_type: str, max_bytes: int, expires_in: int) -> str:
+        """A URL a browser can `PUT` the object to until it expires."""
+        ...
+
+    async def presign_download(self, key: str, *, filename: str, expires_in: int) -> str:
+        """A URL a browser can `GET` the object from until it expires."""
+        ...

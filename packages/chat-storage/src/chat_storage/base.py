@@ -1,0 +1,38 @@
+"""The `Storage` bundle every backend yields: one object per chat-core port."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from chat_core.ports import (
+    AssistantRepository,
+    BlobStore,
+    CostLedger,
+    DocumentRepository,
+    FileRepository,
+    ManagedModelRepository,
+    MessageRepository,
+    SessionRepository,
+    UserRepository,
+)
+
+__all__ = ["Storage"]
+
+
+@dataclass(frozen=True, slots=True)
+class Storage:
+    """All repositories of one backend, opened together and closed together."""
+
+    backend: str
+    sessions: SessionRepository
+    messages: MessageRepository
+    managed_models: ManagedModelRepository
+    assistants: AssistantRepository
+    files: FileRepository
+    documents: DocumentRepository
+    costs: CostLedger
+    users: UserRepository
+    blobs: BlobStore
+    ping: Callable[[], Awaitable[None]]
+    """Raise `UnavailableError` when the backend cannot be reached (used by `/health`)."""
