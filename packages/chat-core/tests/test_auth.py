@@ -1,0 +1,183 @@
+import json
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from chat_core.auth import DEV_ISSUER, DevTokenVerifier, OidcTokenVerifier, mint_dev_token
+from chat_core.errors import AuthenticationError, InternalError
+
+SECRET = "s" * 48
+ISSUER = "https://login.example.com/tenant/v2.0"
+AUDIENCE = "api://chat"
+
+
+def dev_claims(**overrides: Any) -> dict[str, Any]:
+    now = int(time.time())
+    claims = {"sub": "alice", "email": "Alice@Example.com", "name": "Alice", "roles": ["admin"], "iss": DEV_ISSUER,
+              "aud": "chat-platform", "iat": now, "exp": now + 60}  # fmt: skip
+    claims.update(overrides)
+    return {key: value for key, value in claims.items() if value is not None}
+
+
+class TestDevTokens:
+    def test_minted_token_round_trips(self) -> None:
+        token = mint_dev_token(
+            SECRET, user_id="alice", email="Alice@Example.com", name="Alice", roles=["admin"]
+        )
+        user = DevTokenVerifier(SECRET).verify(token)
+        assert (user.user_id, user.email, user.name, user.roles) == (
+            "alice",
+            "alice@example.com",
+            "Alice",
+            ["admin"],
+        )
+
+    def test_expired(self) -> None:
+        token = jwt.encode(dev_claims(exp=int(time.time()) - 5), SECRET, algorithm="HS256")
+        with pytest.raises(AuthenticationError, match="expired"):
+            DevTokenVerifier(SECRET).verify(token)
+
+    def test_wrong_audience(self) -> None:
+        token = jwt.encode(dev_claims(aud="someone-else"), SECRET, algorithm="HS256")
+        with pytest.raises(AuthenticationError, match="not meant for this service"):
+            DevTokenVerifier(SECRET).verify(token)
+
+    def test_wrong_issuer(self) -> None:
+        token = jwt.encode(dev_claims(iss="evil"), SECRET, algorithm="HS256")
+        with pytest.raises(AuthenticationError, match="unknown issuer"):
+            DevTokenVerifier(SECRET).verify(token)
+
+    def test_wrong_secret(self) -> None:
+        token = jwt.encode(dev_claims(), "x" * 48, algorithm="HS256")
+        with pytest.raises(AuthenticationError, match="could not be verified"):
+            DevTokenVerifier(SECRET).verify(token)
+
+    def test_unsigned_token_is_refused(self) -> None:
+        token = jwt.encode(dev_claims(), None, algorithm="none")  # type: ignore[arg-type]  # "none" takes no key
+        with pytest.raises(AuthenticationError):
+            DevTokenVerifier(SECRET).verify(token)
+
+    def test_missing_expiry(self) -> None:
+        token = jwt.encode(dev_claims(exp=None), SECRET, algorithm="HS256")
+        with pytest.raises(AuthenticationError, match="'exp'"):
+            DevTokenVerifier(SECRET).verify(token)
+
+    def test_missing_roles_claim_means_no_roles(self) -> None:
+        token = jwt.encode(dev_claims(roles=None), SECRET, algorithm="HS256")
+        assert DevTokenVerifier(SECRET).verify(token).roles == []
+
+    def test_single_role_string_is_a_list_of_one(self) -> None:
+        token = jwt.encode(dev_claims(roles="admin"), SECRET, algorithm="HS256")
+        assert DevTokenVerifier(SECRET).verify(token).roles == ["admin"]
+
+    @pytest.mark.parametrize("roles", [{"a": 1}, [1, 2], 5])
+    def test_malformed_roles_claim(self, roles: Any) -> None:
+        token = jwt.encode(dev_claims(roles=roles), SECRET, algorithm="HS256")
+        with pytest.raises(AuthenticationError, match="roles"):
+            DevTokenVerifier(SECRET).verify(token)
+
+    def test_empty_subject(self) -> None:
+        token = jwt.encode(dev_claims(sub=""), SECRET, algorithm="HS256")
+        with pytest.raises(AuthenticationError):
+            DevTokenVerifier(SECRET).verify(token)
+
+    def test_garbage(self) -> None:
+        with pytest.raises(AuthenticationError):
+            DevTokenVerifier(SECRET).verify("not-a-jwt")
+
+    def test_short_secret_is_refused(self) -> None:
+        with pytest.raises(InternalError):
+            DevTokenVerifier("short")
+
+
+@pytest.fixture(scope="module")
+def signing_key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+@pytest.fixture(scope="module")
+def jwks_url(signing_key: rsa.RSAPrivateKey) -> Iterator[str]:
+    public = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(signing_key.public_key()))
+    body = json.dumps({"keys": [public | {"kid": "key-1", "use": "sig", "alg": "RS256"}]}).encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/keys"
+    server.shutdown()
+    server.server_close()
+
+
+def oidc_token(key: rsa.RSAPrivateKey, kid: str = "key-1", **overrides: Any) -> str:
+    now = int(time.time())
+    claims = {"sub": "u-9", "preferred_username": "Bob@Example.com", "roles": ["staff"], "iss": ISSUER, "aud": AUDIENCE,
+              "iat": now, "exp": now + 300}  # fmt: skip
+    claims.update(overrides)
+    claims = {k: v for k, v in claims.items() if v is not None}
+    return jwt.encode(claims, key, algorithm="RS256", headers={"kid": kid})
+
+
+class TestOidcTokens:
+    def verifier(self, url: str, **kwargs: Any) -> OidcTokenVerifier:
+        return OidcTokenVerifier(issuer=ISSUER, audience=AUDIENCE, jwks_url=url, **kwargs)
+
+    def test_valid_token(self, signing_key: rsa.RSAPrivateKey, jwks_url: str) -> None:
+        user = self.verifier(jwks_url).verify(oidc_token(signing_key))
+        assert (user.user_id, user.email, user.roles) == ("u-9", "bob@example.com", ["staff"])
+
+    def test_custom_roles_claim(self, signing_key: rsa.RSAPrivateKey, jwks_url: str) -> None:
+        token = oidc_token(signing_key, groups=["faculty"])
+        assert self.verifier(jwks_url, roles_claim="groups").verify(token).roles == ["faculty"]
+
+    def test_wrong_audience(self, signing_key: rsa.RSAPrivateKey, jwks_url: str) -> None:
+        with pytest.raises(AuthenticationError, match="not meant"):
+            self.verifier(jwks_url).verify(oidc_token(signing_key, aud="api://other"))
+
+    def test_expired_beyond_leeway(self, signing_key: rsa.RSAPrivateKey, jwks_url: str) -> None:
+        with pytest.raises(AuthenticationError, match="expired"):
+            self.verifier(jwks_url).verify(oidc_token(signing_key, exp=int(time.time()) - 120))
+
+    def test_expired_within_leeway_is_accepted(self, signing_key: rsa.RSAPrivateKey, jwks_url: str) -> None:
+        assert (
+            self.verifier(jwks_url).verify(oidc_token(signing_key, exp=int(time.time()) - 10)).user_id
+            == "u-9"
+        )
+
+    def test_unknown_key_id(self, signing_key: rsa.RSAPrivateKey, jwks_url: str) -> None:
+        with pytest.raises(AuthenticationError, match="unknown key"):
+            self.verifier(jwks_url).verify(oidc_token(signing_key, kid="key-2"))
+
+    def test_signed_by_another_key(self, jwks_url: str) -> None:
+        other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        with pytest.raises(AuthenticationError, match="could not be verified"):
+            self.verifier(jwks_url).verify(oidc_token(other))
+
+    def test_hs256_token_with_public_key_confusion_is_refused(self, jwks_url: str) -> None:
+        token = jwt.encode(
+            {"sub": "x", "iss": ISSUER, "aud": AUDIENCE, "exp": int(time.time()) + 60},
+            "k" * 40,
+            algorithm="HS256",
+            headers={"kid": "key-1"},
+        )
+        with pytest.raises(AuthenticationError):
+            self.verifier(jwks_url).verify(token)
+
+    def test_unreachable_jwks(self, signing_key: rsa.RSAPrivateKey) -> None:
+        with pytest.raises(AuthenticationError, match="could not be fetched"):
+            self.verifier("http://127.0.0.1:9/keys").verify(oidc_token(signing_key))

@@ -1,0 +1,57 @@
+"""Console script: `app-api [--host H] [--port P]` serves the API; `app-api dev-token` mints a token."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import uvicorn
+
+from app_api.config import Environment, get_settings
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="app-api", description="Chat platform app API.")
+    parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8000, help="port to bind (default 8000)")
+    commands = parser.add_subparsers(dest="command")
+    token = commands.add_parser("dev-token", help="print a development bearer token")
+    token.add_argument("--user", default="alice", help="user id (sub claim)")
+    token.add_argument("--email", default=None, help="email (default <user>@example.com)")
+    token.add_argument("--name", default=None, help="display name (default: the user id, capitalised)")
+    token.add_argument("--roles", default="", help="comma-separated roles, e.g. admin")
+    token.add_argument("--expires-in", type=int, default=12 * 3600, help="lifetime in seconds")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the `app-api` console script."""
+    args = _parser().parse_args(argv)
+    settings = get_settings()
+    if args.command == "dev-token":
+        from app_api.security import dev_jwt_secret
+        from chat_core.auth import mint_dev_token
+
+        if settings.env is Environment.PRODUCTION:
+            sys.exit("dev-token is not available when CHAT_ENV=production.")
+        roles = [role.strip() for role in args.roles.split(",") if role.strip()]
+        print(
+            mint_dev_token(
+                dev_jwt_secret(settings),
+                user_id=args.user,
+                email=args.email or f"{args.user}@example.com",
+                name=args.name or args.user.capitalize(),
+                roles=roles,
+                expires_in=args.expires_in,
+            )
+        )
+        return
+    from app_api.main import create_app
+
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, access_log=False, log_config=None)
+
+
+if __name__ == "__main__":
+    main()

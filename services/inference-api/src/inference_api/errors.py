@@ -1,0 +1,134 @@
+"""The one place where errors become HTTP responses with the documented error body.
+
+`{"error": {"code", "message", "detail", "field", "requestId"}}`; unexpected exceptions become a
+generic `internal_error` with nothing of their text, stack or SQL.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Final
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from chat_core.errors import ChatError, ErrorCode, RateLimitError, UnavailableError
+from chat_core.logs import request_id_var
+
+__all__ = ["ErrorBody", "add_exception_handlers", "error_response", "internal_error_response"]
+
+logger = logging.getLogger(__name__)
+
+STATUS_BY_CODE: Final[dict[ErrorCode, int]] = {
+    ErrorCode.BAD_REQUEST: 400,
+    ErrorCode.UNAUTHORIZED: 401,
+    ErrorCode.FORBIDDEN: 403,
+    ErrorCode.NOT_FOUND: 404,
+    ErrorCode.CONFLICT: 409,
+    ErrorCode.VALIDATION_ERROR: 422,
+    ErrorCode.RATE_LIMIT_EXCEEDED: 429,
+    ErrorCode.QUOTA_EXCEEDED: 429,
+    ErrorCode.INTERNAL_ERROR: 500,
+    ErrorCode.SERVICE_UNAVAILABLE: 503,
+    ErrorCode.TIMEOUT: 504,
+    ErrorCode.MODEL_ERROR: 502,
+    ErrorCode.STREAM_ERROR: 500,
+}
+_CODE_BY_STATUS: Final[dict[int, ErrorCode]] = {
+    400: ErrorCode.BAD_REQUEST,
+    401: ErrorCode.UNAUTHORIZED,
+    403: ErrorCode.FORBIDDEN,
+    404: ErrorCode.NOT_FOUND,
+    405: ErrorCode.BAD_REQUEST,
+    409: ErrorCode.CONFLICT,
+    413: ErrorCode.VALIDATION_ERROR,
+    415: ErrorCode.VALIDATION_ERROR,
+    429: ErrorCode.RATE_LIMIT_EXCEEDED,
+}
+
+
+class ErrorDetail(BaseModel):
+    """The `error` object of every error response."""
+
+    code: ErrorCode
+    message: str
+    detail: Any = None
+    field: str | None = None
+    requestId: str | None = None
+
+
+class ErrorBody(BaseModel):
+    """What every non-2xx response carries (declared in OpenAPI for the frontend)."""
+
+    error: ErrorDetail
+
+
+def error_response(
+    status_code: int,
+    code: ErrorCode,
+    message: str,
+    *,
+    detail: Any = None,
+    field: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    """Build the documented error body with the current request id."""
+    body = {
+        "error": {
+            "code": code.value,
+            "message": message,
+            "detail": detail,
+            "field": field,
+            "requestId": request_id_var.get(),
+        }
+    }
+    return JSONResponse(status_code=status_code, content=body, headers=headers)
+
+
+def internal_error_response() -> JSONResponse:
+    """The generic 500: nothing of the exception reaches the client."""
+    return error_response(
+        500, ErrorCode.INTERNAL_ERROR, "An unexpected error occurred. Please try again later."
+    )
+
+
+async def _handle_chat_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ChatError)
+    status_code = STATUS_BY_CODE[exc.code]
+    if status_code >= 500:
+        logger.error("request failed: %s", exc.code.value, exc_info=exc)
+    headers = None
+    if isinstance(exc, UnavailableError | RateLimitError) and exc.retry_after is not None:
+        headers = {"Retry-After": str(exc.retry_after)}
+    return error_response(
+        status_code, exc.code, exc.message, detail=exc.detail, field=exc.field, headers=headers
+    )
+
+
+async def _handle_validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    problems = [
+        {"field": ".".join(str(part) for part in error["loc"] if part != "body"), "message": error["msg"]}
+        for error in exc.errors()
+    ]
+    first = problems[0]["field"] if problems else None
+    return error_response(
+        422, ErrorCode.VALIDATION_ERROR, "The request is not valid.", detail=problems, field=first or None
+    )
+
+
+async def _handle_http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = _CODE_BY_STATUS.get(exc.status_code, ErrorCode.INTERNAL_ERROR)
+    message = "No such route." if exc.status_code == 404 else str(exc.detail)
+    return error_response(exc.status_code, code, message, headers=dict(exc.headers or {}))
+
+
+def add_exception_handlers(app: FastAPI) -> None:
+    """Register the handlers; unexpected exceptions are handled by the request-id middleware."""
+    app.add_exception_handler(ChatError, _handle_chat_error)
+    app.add_exception_handler(RequestValidationError, _handle_validation_error)
+    app.add_exception_handler(StarletteHTTPException, _handle_http_error)

@@ -1,0 +1,45 @@
+"""The inference-api application factory."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from chat_core.logs import configure_logging
+from inference_api import __version__
+from inference_api.config import Settings, get_settings
+from inference_api.errors import ErrorBody, add_exception_handlers
+from inference_api.lifespan import lifespan_for
+from inference_api.middleware import RequestContextMiddleware
+from inference_api.ping.router import router as ping_router
+
+__all__ = ["create_app"]
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app for `settings` (read from the environment when omitted)."""
+    settings = settings or get_settings()
+    configure_logging(settings.log_level, json_lines=settings.log_json, service="inference-api")
+    app = FastAPI(
+        title="Chat platform inference API",
+        version=__version__,
+        lifespan=lifespan_for(settings),
+        responses={
+            401: {"model": ErrorBody, "description": "Missing or invalid bearer token"},
+            422: {"model": ErrorBody, "description": "Invalid request"},
+            500: {"model": ErrorBody, "description": "Unexpected error"},
+            503: {"model": ErrorBody, "description": "A dependency is unavailable"},
+        },
+    )
+    add_exception_handlers(app)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_credentials=True,
+        allow_methods=["*"],
+        allow_headers=["*"],
+        expose_headers=["X-Request-ID", "X-Session-ID", "Retry-After"],
+    )
+    app.add_middleware(RequestContextMiddleware)
+    app.include_router(ping_router)
+    return app
