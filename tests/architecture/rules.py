@@ -173,3 +173,7 @@ def render_error_handling_doc(found: list[Suppression], root: Path = ROOT) -> st
             "",
         ]
     )
+
+
+if __name__ == "__main__":
+    print(render_error_handling_doc([s for d in source_roots().values() for s in suppressions(d)]), end="")

@@ -8,6 +8,7 @@ import sys
 import uvicorn
 
 from app_api.config import Environment, get_settings
+from chat_core.logs import configure_logging
 
 __all__ = ["main"]
 
@@ -50,6 +51,7 @@ def main(argv: list[str] | None = None) -> None:
         return
     from app_api.main import create_app
 
+    configure_logging(settings.log_level, json_lines=settings.log_json, service="app-api")
     uvicorn.run(create_app(settings), host=args.host, port=args.port, access_log=False, log_config=None)
 
 

@@ -11,7 +11,6 @@ from app_api.errors import ErrorBody, add_exception_handlers
 from app_api.health.router import router as health_router
 from app_api.lifespan import lifespan_for
 from app_api.middleware import RequestContextMiddleware
-from chat_core.logs import configure_logging
 
 __all__ = ["create_app"]
 
@@ -19,7 +18,6 @@ __all__ = ["create_app"]
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app for `settings` (read from the environment when omitted)."""
     settings = settings or get_settings()
-    configure_logging(settings.log_level, json_lines=settings.log_json, service="app-api")
     app = FastAPI(
         title="Chat platform app API",
         version=__version__,

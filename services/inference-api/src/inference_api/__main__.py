@@ -6,6 +6,7 @@ import argparse
 
 import uvicorn
 
+from chat_core.logs import configure_logging
 from inference_api.config import get_settings
 
 __all__ = ["main"]
@@ -19,7 +20,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     from inference_api.main import create_app
 
-    uvicorn.run(create_app(get_settings()), host=args.host, port=args.port, access_log=False, log_config=None)
+    settings = get_settings()
+    configure_logging(settings.log_level, json_lines=settings.log_json, service="inference-api")
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, access_log=False, log_config=None)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from inference_api.security import build_token_verifier
 
 __all__ = ["State", "lifespan_for"]
 
-BLOB_SECRET_FILE = "blob-signing-secret"
+BLOB_SIGNING_KEY_FILE = "blob-signing-secret"
 
 
 class State(TypedDict):
@@ -35,7 +35,9 @@ def lifespan_for(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContext
     async def lifespan(app: FastAPI) -> AsyncIterator[State]:
         verifier = build_token_verifier(settings)
         blob_secret = (
-            load_or_create_secret(settings.data_dir, BLOB_SECRET_FILE) if settings.storage == "sqlite" else ""
+            load_or_create_secret(settings.data_dir, BLOB_SIGNING_KEY_FILE)
+            if settings.storage == "sqlite"
+            else ""
         )
         async with open_storage(settings.storage_config(blob_secret)) as storage:
             yield State(settings=settings, storage=storage, verifier=verifier, known_users=set())

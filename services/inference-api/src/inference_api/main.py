@@ -5,7 +5,6 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from chat_core.logs import configure_logging
 from inference_api import __version__
 from inference_api.config import Settings, get_settings
 from inference_api.errors import ErrorBody, add_exception_handlers
@@ -19,7 +18,6 @@ __all__ = ["create_app"]
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app for `settings` (read from the environment when omitted)."""
     settings = settings or get_settings()
-    configure_logging(settings.log_level, json_lines=settings.log_json, service="inference-api")
     app = FastAPI(
         title="Chat platform inference API",
         version=__version__,

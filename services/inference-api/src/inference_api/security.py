@@ -6,16 +6,16 @@ from chat_core.auth import DevTokenVerifier, OidcTokenVerifier, TokenVerifier
 from chat_storage.secrets import load_or_create_secret
 from inference_api.config import Settings
 
-__all__ = ["DEV_SECRET_FILE", "build_token_verifier", "dev_jwt_secret"]
+__all__ = ["DEV_SIGNING_KEY_FILE", "build_token_verifier", "dev_jwt_secret"]
 
-DEV_SECRET_FILE = "dev-jwt-secret"
+DEV_SIGNING_KEY_FILE = "dev-jwt-secret"
 
 
 def dev_jwt_secret(settings: Settings) -> str:
     """`CHAT_DEV_JWT_SECRET`, or the one generated into the data directory (shared by both services)."""
     if settings.dev_jwt_secret is not None:
         return settings.dev_jwt_secret.get_secret_value()
-    return load_or_create_secret(settings.data_dir, DEV_SECRET_FILE)
+    return load_or_create_secret(settings.data_dir, DEV_SIGNING_KEY_FILE)
 
 
 def build_token_verifier(settings: Settings) -> TokenVerifier:

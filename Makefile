@@ -1,0 +1,59 @@
+# Every target installs uv first when it is missing, so a machine with only Python needs nothing else.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+UV_VERSION := 0.13.9
+TOOLS := $(CURDIR)/.tools
+UV := $(or $(shell command -v uv 2>/dev/null),$(TOOLS)/bin/uv)
+RUN := $(UV) run --frozen
+SRC_DIRS := packages/chat-core/src packages/chat-storage/src packages/chat-rag/src services/app-api/src services/inference-api/src
+PYTEST_ARGS ?=
+
+.PHONY: help uv sync test lint fmt typecheck pytest bench dev error-doc clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+
+uv: ## Install uv into .tools/ when it is not on PATH
+	@if [ ! -x "$(UV)" ]; then \
+		echo "Installing uv $(UV_VERSION) into $(TOOLS)"; \
+		python3 -m venv "$(TOOLS)" && "$(TOOLS)/bin/pip" install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"; \
+	fi
+
+sync: uv ## Create .venv with every member, extra and dev tool, exactly as locked
+	$(UV) sync --all-packages --locked
+
+test: sync ## Lint, type-check and run every test (the CI gate)
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+	$(MAKE) --no-print-directory typecheck
+	$(MAKE) --no-print-directory pytest
+
+typecheck: sync ## mypy --strict over every member
+	$(RUN) mypy $(SRC_DIRS) packages/chat-core/tests
+
+pytest: sync ## Run the tests with coverage (floor: 90% of packages/*)
+	$(RUN) pytest packages services tests --cov --cov-report=term $(PYTEST_ARGS)
+
+lint: sync ## Ruff, bandit on the sources, pip-audit on the lock (tolerates being offline)
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+	$(RUN) bandit -q -c pyproject.toml -r $(SRC_DIRS)
+	$(RUN) python scripts/audit.py
+
+fmt: sync ## Format and auto-fix
+	$(RUN) ruff format .
+	$(RUN) ruff check --fix .
+
+bench: sync ## Run the benchmarks and print their tables
+	@for bench in bench/*.py; do echo "== $$bench"; $(RUN) python "$$bench"; done
+
+dev: sync ## Both services on the embedded default, in the foreground; Ctrl-C stops both
+	$(RUN) python scripts/dev.py
+
+error-doc: sync ## Regenerate docs/error-handling.md from the justified suppressions
+	$(RUN) python tests/architecture/rules.py > docs/error-handling.md
+
+clean: ## Remove build and test leftovers (not the data directory)
+	rm -rf dist .mypy_cache .ruff_cache .pytest_cache .coverage htmlcov
