@@ -5,6 +5,8 @@ SHELL := /bin/bash
 
 UV_VERSION := 0.13.9
 TOOLS := $(CURDIR)/.tools
+# uv lands in .tools/bin (alone: its venv's python stays out of PATH); tests that call `uv` find it there.
+export PATH := $(TOOLS)/bin:$(PATH)
 UV := $(or $(shell command -v uv 2>/dev/null),$(TOOLS)/bin/uv)
 RUN := $(UV) run --frozen
 SRC_DIRS := packages/chat-core/src packages/chat-storage/src packages/chat-rag/src services/app-api/src services/inference-api/src
@@ -18,7 +20,8 @@ help: ## List the targets
 uv: ## Install uv into .tools/ when it is not on PATH
 	@if [ ! -x "$(UV)" ]; then \
 		echo "Installing uv $(UV_VERSION) into $(TOOLS)"; \
-		python3 -m venv "$(TOOLS)" && "$(TOOLS)/bin/pip" install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"; \
+		python3 -m venv "$(TOOLS)/venv" && "$(TOOLS)/venv/bin/pip" install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"; \
+		mkdir -p "$(TOOLS)/bin" && ln -sf "$(TOOLS)/venv/bin/uv" "$(TOOLS)/venv/bin/uvx" "$(TOOLS)/bin/"; \
 	fi
 
 sync: uv ## Create .venv with every member, extra and dev tool, exactly as locked
