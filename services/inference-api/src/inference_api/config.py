@@ -7,12 +7,26 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from chat_core.files import DEFAULT_ALLOWED_TYPES, UploadPolicy
+from chat_rag import (
+    BedrockEmbedderConfig,
+    LocalEmbedderConfig,
+    OpenAIEmbedderConfig,
+    PgvectorIndexConfig,
+    RagConfig,
+    SqliteIndexConfig,
+)
 from chat_storage.config import AwsStorageConfig, LocalStorageConfig
 
-__all__ = ["Environment", "Settings", "get_settings"]
+__all__ = ["DEFAULT_SYSTEM_PROMPT", "Environment", "Settings", "get_settings"]
+
+DEFAULT_SYSTEM_PROMPT = (
+    "You are a helpful assistant. Answer clearly and accurately; say so when you do not know. "
+    "Use the tools you are given when they help, and format answers in Markdown."
+)
 
 
 class Environment(StrEnum):
@@ -53,13 +67,75 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = True
 
+    # Models
+    default_model_id: str = "offline-extractive"
+    """The managed model's `modelId` used when a request names none."""
+    default_temperature: float = Field(default=0.7, ge=0, le=1)
+    system_prompt: str = DEFAULT_SYSTEM_PROMPT
+    """The default system prompt (a request's `system_prompt` replaces it)."""
+    openai_base_url: str | None = None
+    """Base URL of the OpenAI-compatible endpoint (vLLM, Ollama, llama.cpp: `http://host:port/v1`);
+    unset means OpenAI itself."""
+    openai_api_key: SecretStr | None = None
+    bedrock_endpoint_url: str | None = None
+    """Override of the Bedrock Runtime endpoint (VPC endpoints, test servers); unset means AWS."""
+    model_connect_timeout: float = Field(default=5.0, gt=0)
+    model_read_timeout: float = Field(default=120.0, gt=0)
+    model_max_attempts: int = Field(default=4, ge=1, le=10)
+    """Model calls per cycle when the provider throttles (strands `ModelRetryStrategy`)."""
+    model_retry_delay: int = Field(default=2, ge=0, le=60)
+    """Seconds before the first retry of a throttled model call; doubles after each retry."""
+
+    # Requests
+    max_message_chars: int = Field(default=100_000, ge=1)
+    max_system_prompt_chars: int = Field(default=20_000, ge=1)
+    max_files_per_message: int = Field(default=5, ge=0, le=20)
+    """Attachments per message, direct (`files`) and uploaded (`file_upload_ids`) together."""
+    max_file_bytes: int = Field(default=4 * 1024 * 1024, ge=1)
+    allowed_file_types: Annotated[frozenset[str], NoDecode] = DEFAULT_ALLOWED_TYPES
+    history_messages: int = Field(default=200, ge=2, le=10_000)
+    """Most recent stored messages a turn sends to the model as history."""
+
+    # Tools
+    tool_roles: dict[str, list[str]] = Field(default_factory=lambda: {"*": ["current_time", "calculator"]})
+    """JSON: role -> tool names it may enable; `*` applies to every caller."""
+
+    # Assistant knowledge (chat-rag)
+    rag_embedder: Literal["local", "bedrock", "openai"] = "local"
+    rag_embedding_model: str | None = None
+    """Bedrock model id or OpenAI-compatible model name (required for `openai`)."""
+    rag_embedding_base_url: str | None = None
+    rag_embedding_api_key: SecretStr | None = None
+    rag_embedding_dimensions: int | None = Field(default=None, ge=1)
+    rag_index: Literal["sqlite", "pgvector"] = "sqlite"
+    rag_pgvector_dsn: SecretStr | None = None
+    rag_top_k: int = Field(default=5, ge=1, le=20)
+    rag_context_chars: int = Field(default=6000, ge=500, le=100_000)
+    """Budget of knowledge-base text added to the prompt sent to the model."""
+
+    # Streaming
+    sse_ping_seconds: float = Field(default=15.0, ge=0)
+    """Keep-alive comment interval on open streams (0 disables)."""
+    shutdown_grace_seconds: float = Field(default=30.0, ge=0)
+    """How long shutdown waits for running turns to finish and be stored."""
+
     @model_validator(mode="before")
     @classmethod
     def _parse_lists(cls, values: dict[str, object]) -> dict[str, object]:
-        for key in ("admin_roles", "cors_origins"):
+        for key in ("admin_roles", "cors_origins", "allowed_file_types"):
             if key in values:
                 values[key] = _split_csv(values[key])
         return values
+
+    @field_validator("tool_roles")
+    @classmethod
+    def _known_tools(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        from inference_api.tools.builtin import BUILTIN_TOOL_NAMES
+
+        unknown = sorted({name for names in value.values() for name in names} - BUILTIN_TOOL_NAMES)
+        if unknown:
+            raise ValueError(f"CHAT_TOOL_ROLES names unknown tools: {', '.join(unknown)}.")
+        return value
 
     @property
     def effective_auth_mode(self) -> Literal["dev", "oidc"]:
@@ -79,7 +155,50 @@ class Settings(BaseSettings):
                 )
             if any(origin == "*" for origin in self.cors_origins):
                 raise ValueError("CHAT_CORS_ORIGINS must list origins in production, not '*'.")
+        if self.rag_embedder == "openai" and not (self.rag_embedding_base_url and self.rag_embedding_model):
+            raise ValueError(
+                "CHAT_RAG_EMBEDDER=openai needs CHAT_RAG_EMBEDDING_BASE_URL and CHAT_RAG_EMBEDDING_MODEL."
+            )
+        if self.rag_index == "pgvector" and self.rag_pgvector_dsn is None:
+            raise ValueError("CHAT_RAG_INDEX=pgvector needs CHAT_RAG_PGVECTOR_DSN.")
         return self
+
+    def upload_policy(self) -> UploadPolicy:
+        """The attachment limits of a turn."""
+        return UploadPolicy(
+            max_file_bytes=self.max_file_bytes,
+            max_files_per_message=max(self.max_files_per_message, 1),
+            allowed_types=self.allowed_file_types,
+        )
+
+    def rag_config(self) -> RagConfig:
+        """The typed knowledge-base configuration the chat-rag library takes (the one app-api ingests with)."""
+        embedder: LocalEmbedderConfig | BedrockEmbedderConfig | OpenAIEmbedderConfig
+        match self.rag_embedder:
+            case "bedrock":
+                embedder = BedrockEmbedderConfig.model_validate(
+                    {"region": self.aws_region, "endpoint_url": self.bedrock_endpoint_url}
+                    | ({"model_id": self.rag_embedding_model} if self.rag_embedding_model else {})
+                    | ({"dimensions": self.rag_embedding_dimensions} if self.rag_embedding_dimensions else {})
+                )
+            case "openai":
+                assert self.rag_embedding_base_url  # checked by _refuse_unsafe_production
+                assert self.rag_embedding_model
+                embedder = OpenAIEmbedderConfig(
+                    base_url=self.rag_embedding_base_url,
+                    model=self.rag_embedding_model,
+                    api_key=self.rag_embedding_api_key,
+                    dimensions=self.rag_embedding_dimensions,
+                )
+            case _:
+                embedder = LocalEmbedderConfig()
+        index: SqliteIndexConfig | PgvectorIndexConfig
+        if self.rag_index == "pgvector":
+            assert self.rag_pgvector_dsn is not None  # checked by _refuse_unsafe_production
+            index = PgvectorIndexConfig(dsn=self.rag_pgvector_dsn)
+        else:
+            index = SqliteIndexConfig(data_dir=self.data_dir)
+        return RagConfig(embedder=embedder, index=index, top_k=self.rag_top_k)
 
     def storage_config(self, blob_secret: str) -> LocalStorageConfig | AwsStorageConfig:
         """The typed storage configuration the chat-storage library takes."""

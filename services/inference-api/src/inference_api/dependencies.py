@@ -1,4 +1,4 @@
-"""Request-scoped dependencies: settings, storage, and the verified caller."""
+"""Request-scoped dependencies: settings, storage, the chat services, and the verified caller."""
 
 from __future__ import annotations
 
@@ -12,9 +12,10 @@ from chat_core.auth import DevTokenVerifier
 from chat_core.errors import AuthenticationError, PermissionDeniedError
 from chat_core.identity import User
 from chat_storage import Storage
+from inference_api.chat.service import ChatServices
 from inference_api.config import Settings
 
-__all__ = ["AdminUser", "CurrentUser", "SettingsDep", "StorageDep"]
+__all__ = ["AdminUser", "ChatServicesDep", "CurrentUser", "SettingsDep", "StorageDep"]
 
 _bearer = HTTPBearer(
     auto_error=False, description="A token from the identity provider (or `app-api dev-token`)."
@@ -29,6 +30,11 @@ async def _settings(request: Request) -> Settings:
 async def _storage(request: Request) -> Storage:
     storage: Storage = request.state.storage
     return storage
+
+
+async def _chat_services(request: Request) -> ChatServices:
+    chat: ChatServices = request.state.chat
+    return chat
 
 
 async def _current_user(
@@ -58,5 +64,6 @@ async def _admin_user(request: Request, user: Annotated[User, Depends(_current_u
 
 SettingsDep = Annotated[Settings, Depends(_settings)]
 StorageDep = Annotated[Storage, Depends(_storage)]
+ChatServicesDep = Annotated[ChatServices, Depends(_chat_services)]
 CurrentUser = Annotated[User, Depends(_current_user)]
 AdminUser = Annotated[User, Depends(_admin_user)]

@@ -18,7 +18,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from chat_core.errors import ChatError, ErrorCode, RateLimitError, UnavailableError
 from chat_core.logs import request_id_var
 
-__all__ = ["ErrorBody", "add_exception_handlers", "error_response", "internal_error_response"]
+__all__ = [
+    "ErrorBody",
+    "add_exception_handlers",
+    "error_response",
+    "internal_error_response",
+    "stream_error_event",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -93,6 +99,23 @@ def internal_error_response() -> JSONResponse:
     return error_response(
         500, ErrorCode.INTERNAL_ERROR, "An unexpected error occurred. Please try again later."
     )
+
+
+def stream_error_event(exc: ChatError, *, session_id: str) -> dict[str, Any]:
+    """The `stream_error` event for a failure after the stream started (its status is already sent).
+
+    The same code and safe message the error body would carry, plus whether retrying may help.
+    """
+    event: dict[str, Any] = {
+        "type": "stream_error",
+        "code": exc.code.value,
+        "message": exc.message,
+        "recoverable": exc.recoverable,
+        "metadata": {"session_id": session_id, "requestId": request_id_var.get()},
+    }
+    if isinstance(exc, UnavailableError | RateLimitError) and exc.retry_after is not None:
+        event["retry_after"] = exc.retry_after
+    return event
 
 
 async def _handle_chat_error(request: Request, exc: Exception) -> JSONResponse:

@@ -1,0 +1,45 @@
+"""`POST /invocations`: a chat turn streamed as Server-Sent Events (AgentCore Runtime contract)."""
+
+from __future__ import annotations
+
+import time
+
+from fastapi import APIRouter
+from sse_starlette import EventSourceResponse
+
+from inference_api.chat import service
+from inference_api.chat.schemas import InvocationRequest
+from inference_api.dependencies import ChatServicesDep, CurrentUser
+from inference_api.errors import ErrorBody
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["chat"])
+
+
+@router.post(
+    "/invocations",
+    summary="Stream a chat turn",
+    response_class=EventSourceResponse,
+    responses={
+        200: {"content": {"text/event-stream": {}}, "description": "The turn's events (see STREAMING.md)"},
+        400: {"model": ErrorBody, "description": "Assistant change within a session"},
+        403: {"model": ErrorBody, "description": "Model or tool not allowed for the caller"},
+        404: {"model": ErrorBody, "description": "Unknown model, assistant, upload or session"},
+        409: {"model": ErrorBody, "description": "An attached upload is not ready"},
+        429: {"model": ErrorBody, "description": "The model provider is throttling"},
+        502: {"model": ErrorBody, "description": "The model provider failed before the first event"},
+    },
+)
+async def create_invocation(
+    body: InvocationRequest, user: CurrentUser, chat: ChatServicesDep
+) -> EventSourceResponse:
+    """Run one turn; errors before the first event are HTTP errors, later ones a `stream_error` event."""
+    started = time.perf_counter()
+    frames = await service.start_chat(chat, user, body, started=started)
+    return EventSourceResponse(
+        frames,
+        headers={"Cache-Control": "no-cache", "X-Session-ID": body.session_id},
+        ping=chat.settings.sse_ping_seconds,
+        sep="\n",
+    )

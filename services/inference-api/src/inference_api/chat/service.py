@@ -1,0 +1,268 @@
+"""A chat turn, in order: limits, session, model, tools, attachments, assistant and knowledge, history.
+
+Everything here runs before the first event is sent, so every failure is an ordinary HTTP error with
+the error body. The prepared turn then runs in its own task (`chat.turns`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from chat_core.assistants import Assistant, AssistantAccess, assistant_access, require_use
+from chat_core.errors import (
+    BadRequestError,
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+    PermissionDeniedError,
+)
+from chat_core.identity import User
+from chat_core.ids import AssistantId, SessionId, validate_id
+from chat_core.managed_models import ManagedModel, ModelProvider, can_use_model
+from chat_core.messages import ContentBlock, MessageDraft
+from chat_core.sessions import SessionMetadata, SessionStatus, SessionUpdate
+from chat_rag import SearchHit, augment_prompt, citations
+from chat_storage import Storage
+from inference_api.chat.attachments import (
+    ResolvedAttachment,
+    attachment_texts,
+    document_names,
+    resolve_attachments,
+)
+from inference_api.chat.history import load_history, to_strands_messages
+from inference_api.chat.schemas import InvocationRequest
+from inference_api.chat.turns import PreparedTurn, TurnRunner
+from inference_api.config import Settings
+from inference_api.knowledge import KnowledgeBases
+from inference_api.models.base import Grounding, ModelFactory, ModelRequest, Passage
+from inference_api.tools.registry import ToolRegistry
+
+__all__ = ["ChatServices", "prepare_turn", "start_chat"]
+
+_INSTRUCTIONS_HEADING = "## Assistant-Specific Instructions"
+
+
+@dataclass(frozen=True, slots=True)
+class ChatServices:
+    """What a turn needs, opened once by the lifespan and shared by all requests (no per-user state)."""
+
+    settings: Settings
+    storage: Storage
+    models: ModelFactory
+    tools: ToolRegistry
+    knowledge: KnowledgeBases
+    turns: TurnRunner
+
+
+def _check_limits(settings: Settings, body: InvocationRequest) -> None:
+    if len(body.message) > settings.max_message_chars:
+        raise InvalidInputError(
+            f"The message is longer than {settings.max_message_chars} characters.",
+            field="message",
+            detail={"maxChars": settings.max_message_chars},
+        )
+    if body.system_prompt is not None and len(body.system_prompt) > settings.max_system_prompt_chars:
+        raise InvalidInputError(
+            f"The system prompt is longer than {settings.max_system_prompt_chars} characters.",
+            field="system_prompt",
+            detail={"maxChars": settings.max_system_prompt_chars},
+        )
+
+
+async def _open_session(storage: Storage, user: User, session_id: SessionId) -> SessionMetadata:
+    """The caller's session, created on its first turn.
+
+    Sessions are keyed by owner, so another user's session id names a new session of the caller's own.
+    """
+    session = await storage.sessions.get(user.user_id, session_id)
+    if session is not None and (session.deleted or session.status is SessionStatus.DELETED):
+        raise NotFoundError(f"Session {session_id!r} was not found.", field="session_id")
+    if session is None:
+        session = await storage.sessions.update(user.user_id, session_id, SessionUpdate())
+    return session
+
+
+async def _resolve_model(
+    storage: Storage, settings: Settings, user: User, model_id: str | None
+) -> ManagedModel:
+    chosen = model_id or settings.default_model_id
+    managed = await storage.managed_models.get_by_model_id(chosen)
+    if managed is None:
+        raise NotFoundError(f"Model {chosen!r} is not available.", field="model_id")
+    if not can_use_model(managed, user):
+        raise PermissionDeniedError(f"You may not use the model {chosen!r}.", field="model_id")
+    return managed
+
+
+async def _bind_assistant(
+    storage: Storage, user: User, session: SessionMetadata, requested: str | None
+) -> Assistant | None:
+    """The session's assistant: bound by its first turn, never changed afterwards."""
+    bound = session.preferences.assistant_id
+    if requested is None and bound is None:
+        return None
+    if bound is not None and requested is not None and requested != bound:
+        raise BadRequestError(
+            "This session already uses another assistant; start a new session to use this one.",
+            field="assistant_id",
+            detail={"boundAssistantId": bound},
+        )
+    assistant_id = AssistantId(validate_id(requested or bound or "", field="assistant_id"))
+    found = await storage.assistants.get(assistant_id)
+    share = None
+    if found is not None and found.owner_id != user.user_id and user.email:
+        share = await storage.assistants.get_share(assistant_id, user.email)
+    assistant = require_use(assistant_id, found, user, share)
+    if bound is None:
+        if session.message_count > 0:
+            raise BadRequestError(
+                "An assistant can only be chosen on the first message of a session.", field="assistant_id"
+            )
+        try:
+            await storage.sessions.update(
+                user.user_id,
+                session.session_id,
+                SessionUpdate(preferences={"assistantId": assistant_id}),
+                expected_version=session.version,
+            )
+        except ConflictError as exc:  # a concurrent turn wrote first: fine only if it bound the same one
+            current = await storage.sessions.get(user.user_id, session.session_id)
+            if current is None or current.preferences.assistant_id != assistant_id:
+                raise BadRequestError(
+                    "This session already uses another assistant; start a new session to use this one.",
+                    field="assistant_id",
+                ) from exc
+    if (
+        share is not None
+        and not share.first_interacted
+        and assistant_access(assistant, user, share) is AssistantAccess.SHARED
+    ):
+        await storage.assistants.mark_share_interacted(assistant_id, user.email)
+    return assistant
+
+
+def _system_prompt(settings: Settings, custom: str | None, assistant: Assistant | None) -> str:
+    prompt = f"{custom or settings.system_prompt}\n\nCurrent date: {datetime.now(UTC).date().isoformat()}"
+    if assistant is not None and assistant.instructions.strip():
+        prompt += f"\n\n{_INSTRUCTIONS_HEADING}\n\n{assistant.instructions.strip()}"
+    return prompt
+
+
+async def _search_knowledge(
+    services: ChatServices, assistant: Assistant | None, question: str
+) -> list[SearchHit]:
+    if assistant is None:
+        return []
+    documents = await services.storage.documents.list(assistant.assistant_id, limit=1)
+    if not documents.items:
+        return []  # nothing to search: do not load the embedder for it
+    knowledge = await services.knowledge.get()
+    return await knowledge.search(assistant.assistant_id, question, top_k=services.settings.rag_top_k)
+
+
+def _prompt_blocks(text: str, attachments: Sequence[ResolvedAttachment]) -> list[dict[str, Any]]:
+    names = document_names(attachments)
+    return [{"text": text}, *(item.model_block(name) for item, name in zip(attachments, names, strict=True))]
+
+
+def _preferences(body: InvocationRequest, managed: ManagedModel, temperature: float) -> dict[str, Any]:
+    preferences: dict[str, Any] = {
+        "lastModel": managed.model_id,
+        "lastTemperature": temperature,
+        "enabledTools": list(body.enabled_tools or []),
+    }
+    if body.system_prompt is not None:
+        preferences["systemPromptHash"] = hashlib.sha256(body.system_prompt.encode()).hexdigest()[:16]
+    return preferences
+
+
+async def prepare_turn(
+    services: ChatServices, user: User, body: InvocationRequest, *, started: float
+) -> PreparedTurn:
+    """Validate and gather everything a turn needs, in the documented order.
+
+    Raises:
+        InvalidInputError: a limit is exceeded or a value is invalid (422).
+        NotFoundError: unknown model, foreign or unknown assistant or upload, deleted session (404).
+        PermissionDeniedError: a model or tool the caller's roles do not grant (403).
+        BadRequestError: an assistant change within a session, the offline model in production (400).
+        ConflictError: an upload that is not ready (409).
+        UnavailableError: storage or the knowledge base cannot be reached (503).
+    """
+    settings = services.settings
+    storage = services.storage
+    _check_limits(settings, body)
+    session_id = SessionId(validate_id(body.session_id, field="session_id"))
+    session = await _open_session(storage, user, session_id)
+    managed = await _resolve_model(storage, settings, user, body.model_id)
+    if body.max_tokens is not None and body.max_tokens > managed.max_output_tokens:
+        raise InvalidInputError(
+            f"max_tokens is limited to {managed.max_output_tokens} for this model.",
+            field="max_tokens",
+            detail={"maximum": managed.max_output_tokens},
+        )
+    tools = services.tools.select(user, body.enabled_tools)
+    attachments = await resolve_attachments(
+        storage,
+        settings.upload_policy(),
+        user,
+        body.files or [],
+        body.file_upload_ids or [],
+        max_files=settings.max_files_per_message,
+    )
+    assistant = await _bind_assistant(storage, user, session, body.assistant_id)
+    hits = await _search_knowledge(services, assistant, body.message)
+    assert assistant is not None or not hits
+    turn_citations = citations(assistant.assistant_id, hits) if assistant is not None else []
+    grounding = Grounding(question=body.message)
+    if managed.provider is ModelProvider.OFFLINE:
+        grounding = Grounding(
+            question=body.message,
+            passages=tuple(
+                Passage(number, hit.file_name, hit.text) for number, hit in enumerate(hits, start=1)
+            ),
+            attachments=await attachment_texts(attachments, max_bytes=settings.max_file_bytes),
+        )
+    temperature = settings.default_temperature if body.temperature is None else body.temperature
+    model = services.models(
+        ModelRequest(
+            managed_model=managed,
+            temperature=temperature,
+            max_tokens=body.max_tokens,
+            caching=bool(managed.supports_caching) if body.caching_enabled is None else body.caching_enabled,
+            grounding=grounding,
+        )
+    )
+    history = await load_history(storage.messages, user.user_id, session_id, limit=settings.history_messages)
+    text = (
+        augment_prompt(body.message, hits, budget_chars=settings.rag_context_chars) if hits else body.message
+    )
+    return PreparedTurn(
+        user=user,
+        session_id=session_id,
+        managed_model=managed,
+        model=model,
+        system_prompt=_system_prompt(settings, body.system_prompt, assistant),
+        prompt=_prompt_blocks(text, attachments),
+        history=to_strands_messages(history),
+        tools=tools,
+        citations=turn_citations,
+        user_message=MessageDraft(
+            role="user",
+            content=[ContentBlock.of_text(body.message), *(item.stored_block() for item in attachments)],
+        ),
+        preferences=_preferences(body, managed, temperature),
+        started=started,
+    )
+
+
+async def start_chat(
+    services: ChatServices, user: User, body: InvocationRequest, *, started: float
+) -> AsyncIterator[bytes]:
+    """Prepare the turn, start it, and return its SSE frames once the first event exists."""
+    turn = await prepare_turn(services, user, body, started=started)
+    return await services.turns.start(turn)

@@ -1,0 +1,310 @@
+"""Running a prepared turn in its own task, decoupled from the HTTP response that streams it.
+
+The task runs the agent, stores the turn and feeds protocol events into a queue; the response only
+reads that queue. A client that disconnects stops reading, and nothing else changes: the answer is
+still generated and stored completely. Shutdown waits for running turns (`drain`).
+
+A failure inside the task is stored as a failed turn and ends the stream with `stream_error` and
+`done`; if nothing had been sent yet, the request fails as an ordinary HTTP error instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final, cast
+
+from strands import Agent, ModelRetryStrategy
+from strands.agent.conversation_manager import SlidingWindowConversationManager
+from strands.models import Model
+from strands.types.content import ContentBlock as ContentBlockInput
+from strands.types.content import Messages
+
+from chat_core.costs import CostRecord, TokenUsage, compute_cost
+from chat_core.errors import ChatError, InternalError, UnavailableError
+from chat_core.identity import User
+from chat_core.ids import SessionId
+from chat_core.managed_models import ManagedModel
+from chat_core.messages import (
+    Attribution,
+    Citation,
+    ContentBlock,
+    Latency,
+    MessageDraft,
+    MessageMetadata,
+    MessageStatus,
+    ModelInfo,
+)
+from chat_storage import Storage
+from inference_api.chat.streaming import SseEvent, StreamTranslator, encode_event
+from inference_api.errors import stream_error_event
+from inference_api.models.errors import as_chat_error
+
+__all__ = ["PreparedTurn", "RetryPolicy", "TurnRunner"]
+
+logger = logging.getLogger(__name__)
+
+_END: Final = object()
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How the agent retries a throttled model call."""
+
+    max_attempts: int
+    initial_delay: int
+    window_messages: int
+    """Messages the agent's sliding window keeps (older ones are dropped on overflow)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedTurn:
+    """A validated turn: who, where, which model, and exactly what the model and storage get."""
+
+    user: User
+    session_id: SessionId
+    managed_model: ManagedModel
+    model: Model
+    system_prompt: str
+    prompt: list[dict[str, Any]]
+    """Content blocks sent to the model (the augmented text and the attachments)."""
+    history: list[dict[str, Any]]
+    tools: list[Any]
+    citations: list[Citation]
+    user_message: MessageDraft
+    """What is stored for the user: their own text and attachment references."""
+    preferences: dict[str, Any]
+    started: float
+    """`time.perf_counter()` when the request arrived."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Failure:
+    error: ChatError
+    closing: list[SseEvent]
+
+
+def _wire_usage(usage: TokenUsage) -> dict[str, int]:
+    wire = {
+        "inputTokens": usage.input_tokens,
+        "outputTokens": usage.output_tokens,
+        "totalTokens": usage.total_tokens,
+    }
+    if usage.cache_read_input_tokens is not None:
+        wire["cacheReadInputTokens"] = usage.cache_read_input_tokens
+    if usage.cache_write_input_tokens is not None:
+        wire["cacheWriteInputTokens"] = usage.cache_write_input_tokens
+    return wire
+
+
+def _milliseconds(start: float, end: float | None) -> int | None:
+    return None if end is None else max(0, round((end - start) * 1000))
+
+
+class _TurnExecution:
+    """One turn's task body and the queue its response reads."""
+
+    def __init__(self, turn: PreparedTurn, storage: Storage, retry: RetryPolicy) -> None:
+        self._turn = turn
+        self._storage = storage
+        self._retry = retry
+        self._translator = StreamTranslator()
+        self.queue: asyncio.Queue[Any] = asyncio.Queue()
+
+    def _emit(self, name: str, data: dict[str, Any]) -> None:
+        self.queue.put_nowait((name, data))
+
+    async def run(self) -> None:
+        try:
+            await self._answer()
+        except asyncio.CancelledError:
+            await self._fail(UnavailableError("The service stopped before the answer was complete."))
+            raise
+        except Exception as exc:
+            error = as_chat_error(exc)
+            await self._fail(error)
+            if error is exc:
+                raise
+            raise error from exc
+        finally:
+            self.queue.put_nowait(_END)
+
+    async def _answer(self) -> None:
+        turn = self._turn
+        for citation in turn.citations:
+            self._emit("citation", citation.to_json_dict())
+        agent = Agent(
+            model=turn.model,
+            messages=cast("Messages", turn.history),
+            tools=turn.tools,
+            system_prompt=turn.system_prompt,
+            callback_handler=None,
+            record_direct_tool_call=False,
+            conversation_manager=SlidingWindowConversationManager(window_size=self._retry.window_messages),
+            retry_strategy=ModelRetryStrategy(
+                max_attempts=self._retry.max_attempts, initial_delay=self._retry.initial_delay, max_delay=60
+            ),
+        )
+        async for event in agent.stream_async(cast("list[ContentBlockInput]", turn.prompt)):
+            for name, data in self._translator.feed(event):
+                self._emit(name, data)
+        ended = time.perf_counter()
+        message_id, cost = await self._store(
+            MessageStatus.COMPLETE, self._translator.reply_blocks(), ended=ended, error=None
+        )
+        self._emit(
+            "metadata",
+            {
+                "usage": _wire_usage(self._translator.usage),
+                "metrics": {
+                    "latencyMs": _milliseconds(turn.started, ended),
+                    "timeToFirstByteMs": _milliseconds(turn.started, self._translator.first_token_at),
+                },
+                "cost": cost,
+                "messageId": message_id,
+            },
+        )
+        self._emit("done", {})
+
+    async def _fail(self, error: ChatError) -> None:
+        try:
+            await self._store(
+                MessageStatus.FAILED,
+                [ContentBlock.of_text(error.message)],
+                ended=time.perf_counter(),
+                error=error,
+            )
+        finally:
+            self.queue.put_nowait(_Failure(error, self._translator.close()))
+
+    async def _store(
+        self, status: MessageStatus, content: list[ContentBlock], *, ended: float, error: ChatError | None
+    ) -> tuple[str, float]:
+        """Store the user message and the reply together, then the cost, then the session counters."""
+        turn = self._turn
+        user_id = turn.user.user_id
+        usage = self._translator.usage
+        model = turn.managed_model
+        pricing = model.pricing_snapshot()
+        cost = compute_cost(usage, pricing)
+        metadata = MessageMetadata(
+            latency=Latency(
+                time_to_first_token=_milliseconds(turn.started, self._translator.first_token_at),
+                end_to_end_latency=_milliseconds(turn.started, ended),
+            ),
+            token_usage=usage,
+            model_info=ModelInfo(
+                model_id=model.model_id,
+                model_name=model.model_name,
+                provider=model.provider.value,
+                pricing_snapshot=pricing,
+            ),
+            attribution=Attribution(user_id=user_id, session_id=turn.session_id),
+            cost=cost,
+            citations=turn.citations or None,
+            error_code=error.code.value if error is not None else None,
+        )
+        reply = MessageDraft(role="assistant", content=content, status=status, metadata=metadata)
+        stored = await self._storage.messages.append(user_id, turn.session_id, [turn.user_message, reply])
+        message_id = stored[-1].id
+        if error is None or usage.total_tokens or usage.input_tokens or usage.output_tokens:
+            await self._storage.costs.record(
+                CostRecord.for_turn(
+                    user_id=user_id,
+                    session_id=turn.session_id,
+                    message_id=message_id,
+                    model_id=model.model_id,
+                    model_name=model.model_name,
+                    provider=model.provider.value,
+                    usage=usage,
+                    pricing=pricing,
+                )
+            )
+        await self._storage.sessions.record_turn(
+            user_id, turn.session_id, at=datetime.now(UTC), preferences=turn.preferences
+        )
+        return message_id, cost.total_cost
+
+    async def frames(self, first: Any) -> AsyncIterator[bytes]:
+        """SSE frames from the queue until `done` (a failure ends with `stream_error`, then `done`)."""
+        item = first
+        while item is not _END:
+            if isinstance(item, _Failure):
+                for name, data in item.closing:
+                    yield encode_event(name, data)
+                yield encode_event(
+                    "stream_error", stream_error_event(item.error, session_id=self._turn.session_id)
+                )
+                yield encode_event("done", {})
+                return
+            yield encode_event(*item)
+            if item[0] == "done":
+                return
+            item = await self.queue.get()
+        error = InternalError("The answer ended unexpectedly.")
+        yield encode_event("stream_error", stream_error_event(error, session_id=self._turn.session_id))
+        yield encode_event("done", {})
+
+
+class TurnRunner:
+    """Starts turns as tasks owned by the application, and waits for them at shutdown."""
+
+    def __init__(self, storage: Storage, retry: RetryPolicy) -> None:
+        self._storage = storage
+        self._retry = retry
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def running(self) -> int:
+        """Turns in progress."""
+        return len(self._tasks)
+
+    async def start(self, turn: PreparedTurn) -> AsyncIterator[bytes]:
+        """Start `turn` and wait for its first event; return the SSE frames of the whole turn.
+
+        Raises:
+            ChatError: the turn failed before its first event (sent as an HTTP error, not a stream).
+        """
+        execution = _TurnExecution(turn, self._storage, self._retry)
+        task = asyncio.create_task(execution.run(), name=f"turn:{turn.session_id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._finished)
+        first = await execution.queue.get()
+        if isinstance(first, _Failure):
+            raise first.error
+        if first is _END:
+            raise InternalError("The answer ended unexpectedly.")
+        return execution.frames(first)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if task.cancelled():
+            logger.warning("turn cancelled before it finished", extra={"task": task.get_name()})
+            return
+        failure = task.exception()
+        if failure is not None:
+            server_side = not isinstance(failure, ChatError) or failure.code.value in {
+                "internal_error",
+                "service_unavailable",
+                "stream_error",
+            }
+            logger.log(
+                logging.ERROR if server_side else logging.WARNING,
+                "turn failed: %s",
+                failure.code.value if isinstance(failure, ChatError) else type(failure).__name__,
+                exc_info=failure,
+            )
+
+    async def drain(self, grace_seconds: float) -> None:
+        """Let running turns finish (and be stored) for up to `grace_seconds`, then cancel the rest."""
+        if not self._tasks:
+            return
+        _, pending = await asyncio.wait(set(self._tasks), timeout=grace_seconds)
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending, timeout=5)

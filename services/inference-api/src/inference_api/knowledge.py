@@ -1,0 +1,42 @@
+"""The assistants' knowledge bases, opened on first use.
+
+Opening loads the embedder (the local model takes about a second) and may need an extra that a
+deployment did not install: doing it lazily keeps start-up fast, and a missing extra fails only the
+turns that need knowledge, with an error that names what to install.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import AsyncExitStack
+
+from chat_rag import KnowledgeBase, RagConfig, open_knowledge_base
+
+__all__ = ["KnowledgeBases"]
+
+
+class KnowledgeBases:
+    """One `KnowledgeBase` handle for the process, opened by the first turn that needs it."""
+
+    def __init__(self, config: RagConfig) -> None:
+        self._config = config
+        self._stack = AsyncExitStack()
+        self._opened: KnowledgeBase | None = None
+        self._lock = asyncio.Lock()
+
+    async def get(self) -> KnowledgeBase:
+        """The open knowledge base.
+
+        Raises:
+            MissingExtraError: the configured embedder or index needs an extra that is not installed.
+            UnavailableError: the index cannot be reached (the next call tries again).
+        """
+        if self._opened is None:
+            async with self._lock:
+                if self._opened is None:
+                    self._opened = await self._stack.enter_async_context(open_knowledge_base(self._config))
+        return self._opened
+
+    async def aclose(self) -> None:
+        """Close the handle (at shutdown)."""
+        await self._stack.aclose()
