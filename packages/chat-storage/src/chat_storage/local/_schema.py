@@ -1,0 +1,192 @@
+"""The SQLite schema and its migrations, applied by the package itself when a data directory opens.
+
+`schema_version` holds one row: the number of migrations applied. Opening a file runs the missing
+ones in order inside one `BEGIN IMMEDIATE` transaction, so two processes starting together apply each
+migration exactly once and nobody ever sees half a schema. Migrations are append-only: never edit a
+released one, add the next.
+
+Times are stored as fixed-width UTC text (`2025-01-31T09:30:00.000000Z`), so string order is time
+order and range conditions use the indexes. Money is stored in integer nano-dollars (1e-9 USD, the
+precision `chat_core.costs` rounds to), so summed totals are exact.
+"""
+
+from __future__ import annotations
+
+from chat_core.errors import InternalError
+from chat_storage.local._db import Database, Transaction
+
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "migrate"]
+
+_V1 = """
+CREATE TABLE sessions (
+    user_id TEXT NOT NULL,
+    session_id TEXT NOT NULL,
+    title TEXT NOT NULL,
+    status TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    last_message_at TEXT,
+    message_count INTEGER NOT NULL DEFAULT 0,
+    starred INTEGER NOT NULL DEFAULT 0,
+    tags TEXT NOT NULL DEFAULT '[]',
+    preferences TEXT NOT NULL DEFAULT '{}',
+    deleted INTEGER NOT NULL DEFAULT 0,
+    deleted_at TEXT,
+    version INTEGER NOT NULL DEFAULT 1,
+    PRIMARY KEY (user_id, session_id)
+) WITHOUT ROWID;
+
+CREATE TABLE messages (
+    user_id TEXT NOT NULL,
+    session_id TEXT NOT NULL,
+    idx INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (user_id, session_id, idx)
+) WITHOUT ROWID;
+
+CREATE TABLE managed_models (
+    id TEXT PRIMARY KEY,
+    model_id TEXT NOT NULL UNIQUE,
+    model_name TEXT NOT NULL,
+    body TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX managed_models_by_name ON managed_models (model_name, id);
+
+CREATE TABLE assistants (
+    assistant_id TEXT PRIMARY KEY,
+    owner_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    visibility TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    body TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX assistants_by_owner ON assistants (owner_id, created_at DESC, assistant_id DESC);
+CREATE INDEX assistants_by_visibility
+    ON assistants (visibility, status, created_at DESC, assistant_id DESC);
+
+CREATE TABLE assistant_shares (
+    assistant_id TEXT NOT NULL,
+    email TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    first_interacted INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (assistant_id, email)
+) WITHOUT ROWID;
+CREATE INDEX assistant_shares_by_email ON assistant_shares (email, assistant_id);
+
+CREATE TABLE file_uploads (
+    user_id TEXT NOT NULL,
+    upload_id TEXT NOT NULL,
+    session_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    mime_type TEXT NOT NULL,
+    size_bytes INTEGER NOT NULL,
+    created_at TEXT NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (user_id, upload_id)
+) WITHOUT ROWID;
+CREATE INDEX file_uploads_by_date ON file_uploads (user_id, created_at, upload_id);
+CREATE INDEX file_uploads_by_size ON file_uploads (user_id, size_bytes, upload_id);
+CREATE INDEX file_uploads_by_type ON file_uploads (user_id, mime_type, upload_id);
+
+CREATE TABLE file_quotas (
+    user_id TEXT PRIMARY KEY,
+    used_bytes INTEGER NOT NULL DEFAULT 0,
+    file_count INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+
+CREATE TABLE documents (
+    assistant_id TEXT NOT NULL,
+    document_id TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (assistant_id, document_id)
+) WITHOUT ROWID;
+CREATE INDEX documents_by_date ON documents (assistant_id, created_at DESC, document_id DESC);
+
+CREATE TABLE cost_records (
+    user_id TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    period TEXT NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (user_id, message_id)
+) WITHOUT ROWID;
+
+CREATE TABLE cost_summaries (
+    user_id TEXT NOT NULL,
+    period TEXT NOT NULL,
+    model_id TEXT NOT NULL,
+    model_name TEXT NOT NULL,
+    provider TEXT,
+    input_tokens INTEGER NOT NULL DEFAULT 0,
+    output_tokens INTEGER NOT NULL DEFAULT 0,
+    cache_read_tokens INTEGER NOT NULL DEFAULT 0,
+    cache_write_tokens INTEGER NOT NULL DEFAULT 0,
+    input_cost_nusd INTEGER NOT NULL DEFAULT 0,
+    output_cost_nusd INTEGER NOT NULL DEFAULT 0,
+    cache_write_cost_nusd INTEGER NOT NULL DEFAULT 0,
+    cache_read_cost_nusd INTEGER NOT NULL DEFAULT 0,
+    total_cost_nusd INTEGER NOT NULL DEFAULT 0,
+    cache_savings_nusd INTEGER NOT NULL DEFAULT 0,
+    request_count INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (user_id, period, model_id)
+) WITHOUT ROWID;
+
+CREATE TABLE users (
+    user_id TEXT PRIMARY KEY,
+    email TEXT NOT NULL,
+    name TEXT NOT NULL,
+    email_key TEXT NOT NULL,
+    name_key TEXT NOT NULL,
+    first_seen_at TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX users_by_email ON users (email_key);
+CREATE INDEX users_by_name ON users (name_key);
+"""
+
+# Version 2: "newest first" needs one indexed sort key. `sort_at` is last_message_at, else created_at;
+# it is a plain column (not part of the key, so it can change without moving the row), filled in for
+# existing rows here and kept up to date by every write.
+_V2 = """
+ALTER TABLE sessions ADD COLUMN sort_at TEXT NOT NULL DEFAULT '';
+UPDATE sessions SET sort_at = COALESCE(last_message_at, created_at);
+CREATE INDEX sessions_by_recency ON sessions (user_id, sort_at DESC, session_id DESC)
+    WHERE status = 'active';
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2)
+"""Migration `n` (1-based) brings a file from version `n - 1` to `n`."""
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def _statements(script: str) -> list[str]:
+    return [statement.strip() for statement in script.split(";") if statement.strip()]
+
+
+async def _current_version(tx: Transaction) -> int:
+    await tx.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+    row = await tx.fetch_one("SELECT version FROM schema_version")
+    if row is None:
+        await tx.execute("INSERT INTO schema_version (version) VALUES (0)")
+        return 0
+    return int(row["version"])
+
+
+async def migrate(database: Database, *, target: int = SCHEMA_VERSION) -> int:
+    """Apply the migrations a file is missing, up to `target`; the version it was at before.
+
+    Raises:
+        InternalError: when the file was written by a newer version of this package.
+    """
+    async with database.transaction() as tx:
+        found = await _current_version(tx)
+        if found > SCHEMA_VERSION:
+            raise InternalError(
+                f"The database has schema version {found}, newer than this package supports "
+                f"({SCHEMA_VERSION}); upgrade chat-storage."
+            )
+        for version in range(found + 1, target + 1):
+            for statement in _statements(MIGRATIONS[version - 1]):
+                await tx.execute(statement)
+            await tx.execute("UPDATE schema_version SET version = ?", (version,))
+    return found

@@ -1,0 +1,131 @@
+"""The cost ledger in SQLite: one record per message, and per-model monthly totals added atomically."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from chat_core.costs import (
+    CostBreakdown,
+    CostRecord,
+    ModelCostSummary,
+    UserCostSummary,
+    period_bounds,
+    period_of,
+)
+from chat_core.ids import UserId, validate_id
+from chat_storage.local._db import Database
+
+__all__ = ["LocalCostLedger"]
+
+_SUMMARY_COLUMNS = (
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "input_cost_nusd",
+    "output_cost_nusd",
+    "cache_write_cost_nusd",
+    "cache_read_cost_nusd",
+    "total_cost_nusd",
+    "cache_savings_nusd",
+    "request_count",
+)
+_ADD = ", ".join(f"{column} = {column} + excluded.{column}" for column in _SUMMARY_COLUMNS)
+
+
+def _nano(usd: float) -> int:
+    """USD (already rounded to 1e-9 by chat_core) as an exact integer count of nano-dollars."""
+    return int((Decimal(str(usd)) * 1_000_000_000).to_integral_value())
+
+
+def _usd(nano: int) -> float:
+    return float(Decimal(nano).scaleb(-9))
+
+
+class LocalCostLedger:
+    """`CostLedger` on SQLite.
+
+    `record` inserts the record with `INSERT OR IGNORE` keyed by (user, message id) and adds to the
+    month's per-model row only when the insert happened, in one transaction: a retried turn counts once.
+    """
+
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    async def record(self, entry: CostRecord) -> bool:
+        """Store the record and add it to the month's summary atomically; `False` if already recorded."""
+        validate_id(entry.user_id, field="userId")
+        validate_id(entry.session_id, field="sessionId")
+        validate_id(entry.message_id, field="messageId")
+        period = period_of(entry.timestamp)
+        usage, cost = entry.usage, entry.cost
+        increments = (
+            usage.input_tokens,
+            usage.output_tokens,
+            usage.cache_read_input_tokens or 0,
+            usage.cache_write_input_tokens or 0,
+            _nano(cost.input_cost),
+            _nano(cost.output_cost),
+            _nano(cost.cache_write_cost),
+            _nano(cost.cache_read_cost),
+            _nano(cost.total_cost),
+            _nano(entry.cache_savings),
+            1,
+        )
+        async with self._db.transaction() as tx:
+            inserted = await tx.execute(
+                "INSERT OR IGNORE INTO cost_records (user_id, message_id, period, body) VALUES (?, ?, ?, ?)",
+                (entry.user_id, entry.message_id, period, entry.model_dump_json(by_alias=True)),
+            )
+            if inserted == 0:
+                return False
+            await tx.execute(
+                f"INSERT INTO cost_summaries (user_id, period, model_id, model_name, provider, "  # noqa: S608 (constants and placeholders only)  # nosec B608
+                f"{', '.join(_SUMMARY_COLUMNS)}) VALUES ({', '.join('?' * (5 + len(_SUMMARY_COLUMNS)))}) "
+                f"ON CONFLICT (user_id, period, model_id) DO UPDATE SET model_name = excluded.model_name, "
+                f"provider = excluded.provider, {_ADD}",
+                (entry.user_id, period, entry.model_id, entry.model_name, entry.provider, *increments),
+            )
+        return True
+
+    async def summary(self, user_id: UserId, period: str) -> UserCostSummary:
+        """The user's `YYYY-MM` summary (zeros when nothing was spent), models by cost, highest first."""
+        validate_id(user_id, field="userId")
+        start, end = period_bounds(period)
+        rows = await self._db.fetch_all(
+            "SELECT * FROM cost_summaries WHERE user_id = ? AND period = ? ORDER BY total_cost_nusd DESC, model_id",
+            (user_id, period),
+        )
+        models = [
+            ModelCostSummary(
+                model_id=row["model_id"],
+                model_name=row["model_name"],
+                provider=row["provider"],
+                total_input_tokens=row["input_tokens"],
+                total_output_tokens=row["output_tokens"],
+                total_cache_read_tokens=row["cache_read_tokens"],
+                total_cache_write_tokens=row["cache_write_tokens"],
+                cost_breakdown=CostBreakdown(
+                    input_cost=_usd(row["input_cost_nusd"]),
+                    output_cost=_usd(row["output_cost_nusd"]),
+                    cache_write_cost=_usd(row["cache_write_cost_nusd"]),
+                    cache_read_cost=_usd(row["cache_read_cost_nusd"]),
+                    total_cost=_usd(row["total_cost_nusd"]),
+                ),
+                request_count=row["request_count"],
+            )
+            for row in rows
+        ]
+        return UserCostSummary(
+            user_id=user_id,
+            period_start=start,
+            period_end=end,
+            total_cost=_usd(sum(row["total_cost_nusd"] for row in rows)),
+            models=models,
+            total_requests=sum(row["request_count"] for row in rows),
+            total_input_tokens=sum(row["input_tokens"] for row in rows),
+            total_output_tokens=sum(row["output_tokens"] for row in rows),
+            total_cache_read_tokens=sum(row["cache_read_tokens"] for row in rows),
+            total_cache_write_tokens=sum(row["cache_write_tokens"] for row in rows),
+            total_cache_savings=_usd(sum(row["cache_savings_nusd"] for row in rows)),
+        )

@@ -1,0 +1,124 @@
+"""Knowledge-base documents in SQLite, keyed by (assistant, document)."""
+
+from __future__ import annotations
+
+import builtins
+
+from chat_core._base import utc_now
+from chat_core.documents import Document, DocumentProgress
+from chat_core.errors import ConflictError
+from chat_core.ids import AssistantId, DocumentId, validate_id
+from chat_core.pagination import Page, validate_limit
+from chat_storage.local._db import Database, to_db_time
+from chat_storage.local._pages import CursorCodec
+
+__all__ = ["LocalDocumentRepository"]
+
+
+def _ids(assistant_id: AssistantId, document_id: DocumentId) -> tuple[AssistantId, DocumentId]:
+    return (
+        AssistantId(validate_id(assistant_id, field="assistantId")),
+        DocumentId(validate_id(document_id, field="documentId")),
+    )
+
+
+class LocalDocumentRepository:
+    """`DocumentRepository` on SQLite."""
+
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    async def create(self, document: Document) -> Document:
+        """Add a document; `ConflictError` if the id exists."""
+        assistant_id, document_id = _ids(document.assistant_id, document.document_id)
+        async with self._db.transaction() as tx:
+            exists = await tx.fetch_one(
+                "SELECT 1 FROM documents WHERE assistant_id = ? AND document_id = ?",
+                (assistant_id, document_id),
+            )
+            if exists is not None:
+                raise ConflictError(f"Document {document_id!r} already exists.")
+            await tx.execute(
+                "INSERT INTO documents (assistant_id, document_id, created_at, body) VALUES (?, ?, ?, ?)",
+                (
+                    assistant_id,
+                    document_id,
+                    to_db_time(document.created_at),
+                    document.model_dump_json(by_alias=True),
+                ),
+            )
+        return document
+
+    async def get(self, assistant_id: AssistantId, document_id: DocumentId) -> Document | None:
+        """One document of one assistant."""
+        row = await self._db.fetch_one(
+            "SELECT body FROM documents WHERE assistant_id = ? AND document_id = ?",
+            _ids(assistant_id, document_id),
+        )
+        return Document.model_validate_json(row["body"]) if row else None
+
+    async def list(
+        self, assistant_id: AssistantId, *, limit: int = 50, cursor: str | None = None
+    ) -> Page[Document]:
+        """The assistant's documents, newest first."""
+        validate_id(assistant_id, field="assistantId")
+        validate_limit(limit)
+        codec = CursorCodec({"t": str, "d": str}, "documents", assistant_id)
+        after = ""
+        params: builtins.list[object] = [assistant_id]
+        if cursor is not None:
+            position = codec.decode(cursor)
+            after = "AND (created_at, document_id) < (?, ?)"
+            params += [position["t"], position["d"]]
+        rows = await self._db.fetch_all(
+            f"SELECT created_at, document_id, body FROM documents WHERE assistant_id = ? {after} "  # noqa: S608 (constants and placeholders only)  # nosec B608
+            "ORDER BY created_at DESC, document_id DESC LIMIT ?",
+            [*params, limit + 1],
+        )
+        items = [Document.model_validate_json(row["body"]) for row in rows[:limit]]
+        next_cursor = None
+        if len(rows) > limit:
+            last = rows[limit - 1]
+            next_cursor = codec.encode({"t": last["created_at"], "d": last["document_id"]})
+        return Page[Document](items=items, next_cursor=next_cursor)
+
+    async def update_progress(
+        self, assistant_id: AssistantId, document_id: DocumentId, progress: DocumentProgress
+    ) -> Document | None:
+        """Apply a status change; `None` when the document is gone (deleted meanwhile)."""
+        assistant_id, document_id = _ids(assistant_id, document_id)
+        changes = progress.model_dump(exclude_none=True) | {"updated_at": utc_now()}
+        async with self._db.transaction() as tx:
+            row = await tx.fetch_one(
+                "SELECT body FROM documents WHERE assistant_id = ? AND document_id = ?",
+                (assistant_id, document_id),
+            )
+            if row is None:
+                return None
+            updated = Document.model_validate(
+                Document.model_validate_json(row["body"]).model_dump() | changes
+            )
+            await tx.execute(
+                "UPDATE documents SET body = ? WHERE assistant_id = ? AND document_id = ?",
+                (updated.model_dump_json(by_alias=True), assistant_id, document_id),
+            )
+        return updated
+
+    async def delete(self, assistant_id: AssistantId, document_id: DocumentId) -> bool:
+        """Remove one document record; `False` when it was missing."""
+        assistant_id, document_id = _ids(assistant_id, document_id)
+        async with self._db.transaction() as tx:
+            changed = await tx.execute(
+                "DELETE FROM documents WHERE assistant_id = ? AND document_id = ?",
+                (assistant_id, document_id),
+            )
+        return changed == 1
+
+    async def delete_all(self, assistant_id: AssistantId) -> builtins.list[Document]:
+        """Remove every document record of an assistant; the removed records (for blob cleanup)."""
+        validate_id(assistant_id, field="assistantId")
+        async with self._db.transaction() as tx:
+            rows = await tx.fetch_all(
+                "DELETE FROM documents WHERE assistant_id = ? RETURNING body", (assistant_id,)
+            )
+        return [Document.model_validate_json(row["body"]) for row in rows]

@@ -1,0 +1,123 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from chat_core.documents import Document, DocumentProgress, DocumentStatus
+from chat_core.errors import ConflictError
+from chat_core.ids import AssistantId, DocumentId
+from chat_storage import Storage
+
+AST = AssistantId("ast-000000000001")
+OTHER = AssistantId("ast-000000000002")
+BASE = datetime(2025, 7, 1, tzinfo=UTC)
+
+
+def make_document(number: int, assistant_id: AssistantId = AST) -> Document:
+    document_id = DocumentId(f"DOC-{number:012d}")
+    return Document(
+        document_id=document_id,
+        assistant_id=assistant_id,
+        filename=f"doc-{number}.pdf",
+        content_type="application/pdf",
+        size_bytes=1_000 + number,
+        storage_key=f"assistants/{assistant_id}/documents/{document_id}/doc-{number}.pdf",
+        created_at=BASE + timedelta(minutes=number),
+        updated_at=BASE + timedelta(minutes=number),
+    )
+
+
+class TestCreate:
+    @pytest.mark.asyncio
+    async def test_create_then_get(self, storage: Storage) -> None:
+        document = make_document(1)
+        assert await storage.documents.create(document) == document
+        assert await storage.documents.get(AST, document.document_id) == document
+        assert await storage.documents.get(OTHER, document.document_id) is None
+
+    @pytest.mark.asyncio
+    async def test_an_existing_id_is_a_conflict(self, storage: Storage) -> None:
+        await storage.documents.create(make_document(1))
+        changed = make_document(1).model_copy(update={"filename": "other.pdf"})
+        with pytest.raises(ConflictError):
+            await storage.documents.create(changed)
+        stored = await storage.documents.get(AST, DocumentId("DOC-000000000001"))
+        assert stored is not None
+        assert stored.filename == "doc-1.pdf"
+
+
+class TestList:
+    @pytest.mark.asyncio
+    async def test_newest_first_across_pages_for_one_assistant(self, storage: Storage) -> None:
+        for number in range(5):
+            await storage.documents.create(make_document(number))
+        await storage.documents.create(make_document(9, OTHER))
+        seen: list[str] = []
+        cursor: str | None = None
+        while True:
+            page = await storage.documents.list(AST, limit=2, cursor=cursor)
+            seen += [document.document_id for document in page.items]
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+        assert seen == [f"DOC-{number:012d}" for number in (4, 3, 2, 1, 0)]
+
+
+class TestUpdateProgress:
+    @pytest.mark.asyncio
+    async def test_applies_the_given_fields_only(self, storage: Storage) -> None:
+        await storage.documents.create(make_document(1))
+        first = await storage.documents.update_progress(
+            AST,
+            DocumentId("DOC-000000000001"),
+            DocumentProgress(status=DocumentStatus.EMBEDDING, chunk_count=10),
+        )
+        assert first is not None
+        second = await storage.documents.update_progress(
+            AST,
+            DocumentId("DOC-000000000001"),
+            DocumentProgress(status=DocumentStatus.EMBEDDING, chunks_done=4),
+        )
+        assert second is not None
+        assert (second.status, second.chunk_count, second.chunks_done) == (DocumentStatus.EMBEDDING, 10, 4)
+        assert second.updated_at > make_document(1).updated_at
+        assert await storage.documents.get(AST, DocumentId("DOC-000000000001")) == second
+
+    @pytest.mark.asyncio
+    async def test_failure_keeps_its_reason(self, storage: Storage) -> None:
+        await storage.documents.create(make_document(1))
+        failed = await storage.documents.update_progress(
+            AST,
+            DocumentId("DOC-000000000001"),
+            DocumentProgress(status=DocumentStatus.FAILED, error_message="Unreadable PDF"),
+        )
+        assert failed is not None
+        assert (failed.status, failed.error_message) == (DocumentStatus.FAILED, "Unreadable PDF")
+
+    @pytest.mark.asyncio
+    async def test_a_deleted_document_is_none_and_stays_deleted(self, storage: Storage) -> None:
+        await storage.documents.create(make_document(1))
+        await storage.documents.delete(AST, DocumentId("DOC-000000000001"))
+        progress = DocumentProgress(status=DocumentStatus.COMPLETE)
+        assert await storage.documents.update_progress(AST, DocumentId("DOC-000000000001"), progress) is None
+        assert await storage.documents.get(AST, DocumentId("DOC-000000000001")) is None
+
+
+class TestDelete:
+    @pytest.mark.asyncio
+    async def test_delete_once(self, storage: Storage) -> None:
+        await storage.documents.create(make_document(1))
+        assert await storage.documents.delete(AST, DocumentId("DOC-000000000001")) is True
+        assert await storage.documents.delete(AST, DocumentId("DOC-000000000001")) is False
+
+    @pytest.mark.asyncio
+    async def test_delete_all_returns_the_removed_records_of_one_assistant(self, storage: Storage) -> None:
+        for number in range(3):
+            await storage.documents.create(make_document(number))
+        kept = await storage.documents.create(make_document(7, OTHER))
+        removed = await storage.documents.delete_all(AST)
+        assert sorted(d.document_id for d in removed) == [f"DOC-{n:012d}" for n in range(3)]
+        assert (await storage.documents.list(AST)).items == []
+        assert (await storage.documents.list(OTHER)).items == [kept]
+        assert await storage.documents.delete_all(AST) == []
