@@ -235,15 +235,20 @@ def event_schema() -> dict[str, Any]:
 _VALIDATOR: list[jsonschema.protocols.Validator] = []
 
 
-def validate_events(events: Sequence[tuple[str, dict[str, Any]]]) -> None:
-    """Every event matches the JSON schema, and the sequence follows the protocol's grammar."""
+def validate_schema(name: str, data: dict[str, Any]) -> None:
+    """One event matches the JSON schema shipped with the service."""
     if not _VALIDATOR:
         schema = event_schema()
         cls = jsonschema.validators.validator_for(schema)
         cls.check_schema(schema)
-        _VALIDATOR.append(cls(schema))
+        _VALIDATOR.append(cls(schema, format_checker=cls.FORMAT_CHECKER))
+    _VALIDATOR[0].validate({"event": name, "data": data})
+
+
+def validate_events(events: Sequence[tuple[str, dict[str, Any]]]) -> None:
+    """Every event matches the JSON schema, and the sequence follows the protocol's grammar."""
     for name, data in events:
-        _VALIDATOR[0].validate({"event": name, "data": data})
+        validate_schema(name, data)
     check_grammar([name for name, _ in events], [data for _, data in events])
 
 

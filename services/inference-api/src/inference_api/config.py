@@ -50,6 +50,12 @@ class Settings(BaseSettings):
     storage: Literal["sqlite", "aws"] = "sqlite"
     aws_endpoint_url: str | None = None
     aws_region: str = "us-east-1"
+    aws_connect_timeout: float = Field(default=2.0, gt=0)
+    """Seconds to open a connection to DynamoDB or S3."""
+    aws_read_timeout: float = Field(default=5.0, gt=0)
+    """Seconds to wait for a DynamoDB or S3 response."""
+    aws_max_attempts: int = Field(default=3, ge=1, le=10)
+    """Attempts per DynamoDB or S3 call (first try included)."""
     resource_prefix: str = "chat"
     auth_mode: Literal["dev", "oidc"] | None = None
     """`dev` (HS256) or `oidc`; unset means `dev` in development and `oidc` in production."""
@@ -89,10 +95,12 @@ class Settings(BaseSettings):
     # Requests
     max_message_chars: int = Field(default=100_000, ge=1)
     max_system_prompt_chars: int = Field(default=20_000, ge=1)
-    max_files_per_message: int = Field(default=5, ge=0, le=20)
-    """Attachments per message, direct (`files`) and uploaded (`file_upload_ids`) together."""
-    max_file_bytes: int = Field(default=4 * 1024 * 1024, ge=1)
-    allowed_file_types: Annotated[frozenset[str], NoDecode] = DEFAULT_ALLOWED_TYPES
+    file_max_bytes: int = Field(default=4 * 1024 * 1024, ge=1)
+    """Largest attachment (the original's 4 MB); the same variable app-api enforces at upload."""
+    file_max_per_message: int = Field(default=5, ge=1, le=20)
+    """Attachments per message, inline (`files`) and uploaded (`file_upload_ids`) together."""
+    file_allowed_types: Annotated[frozenset[str], NoDecode] = DEFAULT_ALLOWED_TYPES
+    """MIME types accepted for attachments (comma-separated)."""
     history_messages: int = Field(default=200, ge=2, le=10_000)
     """Most recent stored messages a turn sends to the model as history."""
 
@@ -100,15 +108,15 @@ class Settings(BaseSettings):
     tool_roles: dict[str, list[str]] = Field(default_factory=lambda: {"*": ["current_time", "calculator"]})
     """JSON: role -> tool names it may enable; `*` applies to every caller."""
 
-    # Assistant knowledge (chat-rag)
+    # Assistant knowledge (chat-rag): the same variables as app-api, which ingests into the same index.
     rag_embedder: Literal["local", "bedrock", "openai"] = "local"
-    rag_embedding_model: str | None = None
-    """Bedrock model id or OpenAI-compatible model name (required for `openai`)."""
-    rag_embedding_base_url: str | None = None
-    rag_embedding_api_key: SecretStr | None = None
-    rag_embedding_dimensions: int | None = Field(default=None, ge=1)
     rag_index: Literal["sqlite", "pgvector"] = "sqlite"
     rag_pgvector_dsn: SecretStr | None = None
+    rag_bedrock_model_id: str = "amazon.titan-embed-text-v2:0"
+    rag_bedrock_endpoint_url: str | None = None
+    rag_openai_base_url: str | None = None
+    rag_openai_model: str | None = None
+    rag_openai_api_key: SecretStr | None = None
     rag_top_k: int = Field(default=5, ge=1, le=20)
     rag_context_chars: int = Field(default=6000, ge=500, le=100_000)
     """Budget of knowledge-base text added to the prompt sent to the model."""
@@ -122,7 +130,7 @@ class Settings(BaseSettings):
     @model_validator(mode="before")
     @classmethod
     def _parse_lists(cls, values: dict[str, object]) -> dict[str, object]:
-        for key in ("admin_roles", "cors_origins", "allowed_file_types"):
+        for key in ("admin_roles", "cors_origins", "file_allowed_types"):
             if key in values:
                 values[key] = _split_csv(values[key])
         return values
@@ -155,20 +163,20 @@ class Settings(BaseSettings):
                 )
             if any(origin == "*" for origin in self.cors_origins):
                 raise ValueError("CHAT_CORS_ORIGINS must list origins in production, not '*'.")
-        if self.rag_embedder == "openai" and not (self.rag_embedding_base_url and self.rag_embedding_model):
+        if self.rag_embedder == "openai" and not (self.rag_openai_base_url and self.rag_openai_model):
             raise ValueError(
-                "CHAT_RAG_EMBEDDER=openai needs CHAT_RAG_EMBEDDING_BASE_URL and CHAT_RAG_EMBEDDING_MODEL."
+                "CHAT_RAG_OPENAI_BASE_URL and CHAT_RAG_OPENAI_MODEL are required when CHAT_RAG_EMBEDDER=openai."
             )
         if self.rag_index == "pgvector" and self.rag_pgvector_dsn is None:
-            raise ValueError("CHAT_RAG_INDEX=pgvector needs CHAT_RAG_PGVECTOR_DSN.")
+            raise ValueError("CHAT_RAG_PGVECTOR_DSN is required when CHAT_RAG_INDEX=pgvector.")
         return self
 
     def upload_policy(self) -> UploadPolicy:
         """The attachment limits of a turn."""
         return UploadPolicy(
-            max_file_bytes=self.max_file_bytes,
-            max_files_per_message=max(self.max_files_per_message, 1),
-            allowed_types=self.allowed_file_types,
+            max_file_bytes=self.file_max_bytes,
+            max_files_per_message=self.file_max_per_message,
+            allowed_types=frozenset(kind.lower() for kind in self.file_allowed_types),
         )
 
     def rag_config(self) -> RagConfig:
@@ -176,19 +184,18 @@ class Settings(BaseSettings):
         embedder: LocalEmbedderConfig | BedrockEmbedderConfig | OpenAIEmbedderConfig
         match self.rag_embedder:
             case "bedrock":
-                embedder = BedrockEmbedderConfig.model_validate(
-                    {"region": self.aws_region, "endpoint_url": self.bedrock_endpoint_url}
-                    | ({"model_id": self.rag_embedding_model} if self.rag_embedding_model else {})
-                    | ({"dimensions": self.rag_embedding_dimensions} if self.rag_embedding_dimensions else {})
+                embedder = BedrockEmbedderConfig(
+                    model_id=self.rag_bedrock_model_id,
+                    region=self.aws_region,
+                    endpoint_url=self.rag_bedrock_endpoint_url,
                 )
             case "openai":
-                assert self.rag_embedding_base_url  # checked by _refuse_unsafe_production
-                assert self.rag_embedding_model
+                assert self.rag_openai_base_url, "checked by _refuse_unsafe_production"
+                assert self.rag_openai_model, "checked by _refuse_unsafe_production"
                 embedder = OpenAIEmbedderConfig(
-                    base_url=self.rag_embedding_base_url,
-                    model=self.rag_embedding_model,
-                    api_key=self.rag_embedding_api_key,
-                    dimensions=self.rag_embedding_dimensions,
+                    base_url=self.rag_openai_base_url,
+                    model=self.rag_openai_model,
+                    api_key=self.rag_openai_api_key,
                 )
             case _:
                 embedder = LocalEmbedderConfig()
@@ -207,6 +214,9 @@ class Settings(BaseSettings):
                 region=self.aws_region,
                 endpoint_url=self.aws_endpoint_url,
                 resource_prefix=self.resource_prefix,
+                connect_timeout=self.aws_connect_timeout,
+                read_timeout=self.aws_read_timeout,
+                max_attempts=self.aws_max_attempts,
             )
         return LocalStorageConfig(
             data_dir=self.data_dir,

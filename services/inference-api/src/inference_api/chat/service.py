@@ -212,7 +212,7 @@ async def prepare_turn(
         user,
         body.files or [],
         body.file_upload_ids or [],
-        max_files=settings.max_files_per_message,
+        max_files=settings.file_max_per_message,
     )
     assistant = await _bind_assistant(storage, user, session, body.assistant_id)
     hits = await _search_knowledge(services, assistant, body.message)
@@ -225,7 +225,7 @@ async def prepare_turn(
             passages=tuple(
                 Passage(number, hit.file_name, hit.text) for number, hit in enumerate(hits, start=1)
             ),
-            attachments=await attachment_texts(attachments, max_bytes=settings.max_file_bytes),
+            attachments=await attachment_texts(attachments, max_bytes=settings.file_max_bytes),
         )
     temperature = settings.default_temperature if body.temperature is None else body.temperature
     model = services.models(

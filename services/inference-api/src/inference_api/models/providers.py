@@ -71,7 +71,7 @@ class ProviderModels:
             boto_client_config=Config(
                 connect_timeout=self._settings.model_connect_timeout,
                 read_timeout=self._settings.model_read_timeout,
-                retries={"max_attempts": 1, "mode": "standard"},  # strands retries throttling itself
+                retries={"total_max_attempts": 1, "mode": "standard"},  # strands retries throttling itself
             ),
             **options,
         )
