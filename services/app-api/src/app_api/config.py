@@ -10,6 +10,17 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from chat_core.files import DEFAULT_ALLOWED_TYPES, UploadPolicy
+from chat_rag.config import (
+    BedrockEmbedderConfig,
+    EmbedderConfig,
+    IndexConfig,
+    LocalEmbedderConfig,
+    OpenAIEmbedderConfig,
+    PgvectorIndexConfig,
+    RagConfig,
+    SqliteIndexConfig,
+)
 from chat_storage.config import AwsStorageConfig, LocalStorageConfig
 
 __all__ = ["Environment", "Settings", "get_settings"]
@@ -36,6 +47,12 @@ class Settings(BaseSettings):
     storage: Literal["sqlite", "aws"] = "sqlite"
     aws_endpoint_url: str | None = None
     aws_region: str = "us-east-1"
+    aws_connect_timeout: float = Field(default=2.0, gt=0)
+    """Seconds to open a connection to DynamoDB or S3."""
+    aws_read_timeout: float = Field(default=5.0, gt=0)
+    """Seconds to wait for a DynamoDB or S3 response."""
+    aws_max_attempts: int = Field(default=3, ge=1, le=10)
+    """Attempts per DynamoDB or S3 call (first try included), so an outage answers 503 within seconds."""
     resource_prefix: str = "chat"
     auth_mode: Literal["dev", "oidc"] | None = None
     """`dev` (HS256) or `oidc`; unset means `dev` in development and `oidc` in production."""
@@ -53,10 +70,45 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = True
 
+    file_max_bytes: int = Field(default=4 * 1024 * 1024, ge=1)
+    """Largest chat attachment (the original's 4 MB)."""
+    file_user_quota_bytes: int = Field(default=1024 * 1024 * 1024, ge=1)
+    """Bytes of attachments one user may hold, pending uploads included (the original's 1 GB)."""
+    file_max_per_message: int = Field(default=5, ge=1)
+    file_allowed_types: Annotated[frozenset[str], NoDecode] = DEFAULT_ALLOWED_TYPES
+    """MIME types accepted for chat attachments (comma-separated)."""
+    file_upload_expires_in: int = Field(default=900, ge=60, le=7 * 24 * 3600)
+    """Lifetime in seconds of a chat-attachment upload URL (the original's 15 minutes)."""
+    document_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
+    """Largest knowledge-base document."""
+    document_url_expires_in: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
+    """Lifetime in seconds of document upload and download URLs (the original's hour)."""
+    ingest_concurrency: int = Field(default=2, ge=1, le=32)
+    """Documents ingested at once by this process; the others wait their turn."""
+
+    rag_embedder: Literal["local", "bedrock", "openai"] = "local"
+    rag_index: Literal["sqlite", "pgvector"] = "sqlite"
+    rag_pgvector_dsn: SecretStr | None = None
+    rag_bedrock_model_id: str = "amazon.titan-embed-text-v2:0"
+    rag_bedrock_endpoint_url: str | None = None
+    rag_openai_base_url: str | None = None
+    rag_openai_model: str | None = None
+    rag_openai_api_key: SecretStr | None = None
+
+    title_provider: Literal["none", "openai", "bedrock"] = "none"
+    """The model that names new sessions; `none` uses the first words of the message."""
+    title_model: str | None = None
+    """Model id for titles (an OpenAI-compatible model name or a Bedrock model id)."""
+    title_openai_base_url: str | None = None
+    title_openai_api_key: SecretStr | None = None
+    title_bedrock_endpoint_url: str | None = None
+    title_timeout: float = Field(default=10.0, gt=0, le=120)
+    """Seconds a title model may take before the fallback title is used."""
+
     @model_validator(mode="before")
     @classmethod
     def _parse_lists(cls, values: dict[str, object]) -> dict[str, object]:
-        for key in ("admin_roles", "cors_origins"):
+        for key in ("admin_roles", "cors_origins", "file_allowed_types"):
             if key in values:
                 values[key] = _split_csv(values[key])
         return values
@@ -79,7 +131,53 @@ class Settings(BaseSettings):
                 )
             if any(origin == "*" for origin in self.cors_origins):
                 raise ValueError("CHAT_CORS_ORIGINS must list origins in production, not '*'.")
+        if self.rag_index == "pgvector" and self.rag_pgvector_dsn is None:
+            raise ValueError("CHAT_RAG_PGVECTOR_DSN is required when CHAT_RAG_INDEX=pgvector.")
+        if self.rag_embedder == "openai" and not (self.rag_openai_base_url and self.rag_openai_model):
+            raise ValueError(
+                "CHAT_RAG_OPENAI_BASE_URL and CHAT_RAG_OPENAI_MODEL are required when CHAT_RAG_EMBEDDER=openai."
+            )
+        if self.title_provider != "none" and not self.title_model:
+            raise ValueError("CHAT_TITLE_MODEL is required when CHAT_TITLE_PROVIDER is set.")
+        if self.title_provider == "openai" and not self.title_openai_base_url:
+            raise ValueError("CHAT_TITLE_OPENAI_BASE_URL is required when CHAT_TITLE_PROVIDER=openai.")
         return self
+
+    def upload_policy(self) -> UploadPolicy:
+        """The chat-attachment limits as the domain rules take them."""
+        return UploadPolicy(
+            max_file_bytes=self.file_max_bytes,
+            user_quota_bytes=self.file_user_quota_bytes,
+            max_files_per_message=self.file_max_per_message,
+            allowed_types=frozenset(kind.lower() for kind in self.file_allowed_types),
+        )
+
+    def rag_config(self) -> RagConfig:
+        """The typed knowledge-base configuration the chat-rag library takes."""
+        embedder: EmbedderConfig
+        if self.rag_embedder == "bedrock":
+            embedder = BedrockEmbedderConfig(
+                model_id=self.rag_bedrock_model_id,
+                region=self.aws_region,
+                endpoint_url=self.rag_bedrock_endpoint_url,
+            )
+        elif self.rag_embedder == "openai":
+            assert self.rag_openai_base_url, "checked by the validator"
+            assert self.rag_openai_model, "checked by the validator"
+            embedder = OpenAIEmbedderConfig(
+                base_url=self.rag_openai_base_url,
+                model=self.rag_openai_model,
+                api_key=self.rag_openai_api_key,
+            )
+        else:
+            embedder = LocalEmbedderConfig()
+        index: IndexConfig
+        if self.rag_index == "pgvector":
+            assert self.rag_pgvector_dsn is not None, "checked by the validator"
+            index = PgvectorIndexConfig(dsn=self.rag_pgvector_dsn)
+        else:
+            index = SqliteIndexConfig(data_dir=self.data_dir)
+        return RagConfig(embedder=embedder, index=index, max_file_bytes=self.document_max_bytes)
 
     def storage_config(self, blob_secret: str) -> LocalStorageConfig | AwsStorageConfig:
         """The typed storage configuration the chat-storage library takes."""
@@ -88,6 +186,9 @@ class Settings(BaseSettings):
                 region=self.aws_region,
                 endpoint_url=self.aws_endpoint_url,
                 resource_prefix=self.resource_prefix,
+                connect_timeout=self.aws_connect_timeout,
+                read_timeout=self.aws_read_timeout,
+                max_attempts=self.aws_max_attempts,
             )
         return LocalStorageConfig(
             data_dir=self.data_dir,

@@ -1,4 +1,4 @@
-"""Request-scoped dependencies: settings, storage, and the verified caller."""
+"""Request-scoped dependencies: settings, storage, the verified caller, and the shared helpers."""
 
 from __future__ import annotations
 
@@ -8,13 +8,27 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
+from app_api.chat.titles import TitleModel
 from app_api.config import Settings
+from app_api.documents.ingestion import IngestionRunner
+from app_api.knowledge import KnowledgeBases
 from chat_core.auth import DevTokenVerifier
 from chat_core.errors import AuthenticationError, PermissionDeniedError
+from chat_core.files import UploadPolicy
 from chat_core.identity import User
 from chat_storage import Storage
 
-__all__ = ["AdminUser", "CurrentUser", "SettingsDep", "StorageDep"]
+__all__ = [
+    "AdminUser",
+    "BlobSecretDep",
+    "CurrentUser",
+    "IngestionDep",
+    "KnowledgeDep",
+    "SettingsDep",
+    "StorageDep",
+    "TitleModelDep",
+    "UploadPolicyDep",
+]
 
 _bearer = HTTPBearer(
     auto_error=False, description="A token from the identity provider (or `app-api dev-token`)."
@@ -29,6 +43,31 @@ async def _settings(request: Request) -> Settings:
 async def _storage(request: Request) -> Storage:
     storage: Storage = request.state.storage
     return storage
+
+
+async def _blob_secret(request: Request) -> str:
+    secret: str = request.state.blob_secret
+    return secret
+
+
+async def _upload_policy(request: Request) -> UploadPolicy:
+    policy: UploadPolicy = request.state.upload_policy
+    return policy
+
+
+async def _knowledge(request: Request) -> KnowledgeBases:
+    knowledge: KnowledgeBases = request.state.knowledge
+    return knowledge
+
+
+async def _ingestion(request: Request) -> IngestionRunner:
+    ingestion: IngestionRunner = request.state.ingestion
+    return ingestion
+
+
+async def _title_model(request: Request) -> TitleModel | None:
+    model: TitleModel | None = request.state.title_model
+    return model
 
 
 async def _current_user(
@@ -60,3 +99,8 @@ SettingsDep = Annotated[Settings, Depends(_settings)]
 StorageDep = Annotated[Storage, Depends(_storage)]
 CurrentUser = Annotated[User, Depends(_current_user)]
 AdminUser = Annotated[User, Depends(_admin_user)]
+BlobSecretDep = Annotated[str, Depends(_blob_secret)]
+UploadPolicyDep = Annotated[UploadPolicy, Depends(_upload_policy)]
+KnowledgeDep = Annotated[KnowledgeBases, Depends(_knowledge)]
+IngestionDep = Annotated[IngestionRunner, Depends(_ingestion)]
+TitleModelDep = Annotated[TitleModel | None, Depends(_title_model)]

@@ -18,7 +18,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from chat_core.errors import ChatError, ErrorCode, RateLimitError, UnavailableError
 from chat_core.logs import request_id_var
 
-__all__ = ["ErrorBody", "add_exception_handlers", "error_response", "internal_error_response"]
+__all__ = [
+    "ErrorBody",
+    "add_exception_handlers",
+    "error_response",
+    "error_responses",
+    "internal_error_response",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +70,21 @@ class ErrorBody(BaseModel):
     """What every non-2xx response carries (declared in OpenAPI for the frontend)."""
 
     error: ErrorDetail
+
+
+_DESCRIPTIONS: Final[dict[int, str]] = {
+    400: "The request cannot be carried out as asked",
+    403: "The caller may not do this",
+    404: "Not found (or not visible to the caller)",
+    409: "Conflicts with the current state",
+    413: "The body is larger than allowed",
+    429: "A limit or quota would be exceeded",
+}
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` entries for the error statuses a route can answer (all with `ErrorBody`)."""
+    return {status: {"model": ErrorBody, "description": _DESCRIPTIONS[status]} for status in statuses}
 
 
 def error_response(

@@ -6,11 +6,21 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from app_api import __version__
+from app_api.assistants.router import router as assistants_router
+from app_api.blobs.router import router as blobs_router
+from app_api.chat.router import router as chat_router
 from app_api.config import Settings, get_settings
+from app_api.costs.router import router as costs_router
+from app_api.documents.router import router as documents_router
 from app_api.errors import ErrorBody, add_exception_handlers
+from app_api.files.router import router as files_router
 from app_api.health.router import router as health_router
 from app_api.lifespan import lifespan_for
+from app_api.managed_models.router import admin_router as admin_models_router
+from app_api.managed_models.router import router as models_router
 from app_api.middleware import RequestContextMiddleware
+from app_api.sessions.router import router as sessions_router
+from app_api.users.router import router as users_router
 
 __all__ = ["create_app"]
 
@@ -39,5 +49,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         expose_headers=["X-Request-ID", "Retry-After"],
     )
     app.add_middleware(RequestContextMiddleware)
-    app.include_router(health_router)
+    for router in (
+        health_router,
+        sessions_router,
+        models_router,
+        admin_models_router,
+        assistants_router,
+        documents_router,
+        files_router,
+        blobs_router,
+        chat_router,
+        costs_router,
+        users_router,
+    ):
+        app.include_router(router)
     return app

@@ -1,0 +1,1 @@
+"""Signed blob URLs of the sqlite backend, served by app-api itself."""

@@ -1,0 +1,105 @@
+"""Serving the sqlite backend's signed blob URLs: browsers `PUT` uploads and `GET` downloads here.
+
+A token is a capability: whoever holds an unexpired one may do what it grants (one key, one
+operation, a content type and a size limit for uploads). No bearer token is involved, exactly like
+an S3 presigned URL. A stored document upload starts its ingestion right away.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+from app_api.documents import service as documents_service
+from chat_core.errors import InvalidInputError, NotFoundError, PermissionDeniedError
+from chat_storage import Storage
+from chat_storage.local.blobs import BlobGrant, verify_blob_grant
+
+if TYPE_CHECKING:
+    from app_api.documents.ingestion import IngestionRunner
+
+__all__ = ["BlobDownload", "read_blob", "store_blob"]
+
+_DEFAULT_TYPE = "application/octet-stream"
+
+
+@dataclass(frozen=True, slots=True)
+class BlobDownload:
+    """The bytes of a blob and how to present them."""
+
+    data: bytes
+    content_type: str
+    filename: str | None
+
+
+def _grant(storage: Storage, secret: str, token: str, operation: Literal["put", "get"]) -> BlobGrant:
+    if storage.backend != "sqlite":  # S3 serves the aws backend's URLs itself
+        raise NotFoundError("No such route.")
+    return verify_blob_grant(token, secret, operation=operation)
+
+
+def _media_type(content_type: str | None) -> str:
+    return (content_type or "").split(";")[0].strip().lower()
+
+
+async def store_blob(
+    storage: Storage,
+    ingestion: IngestionRunner,
+    secret: str,
+    token: str,
+    *,
+    content_type: str | None,
+    content_length: int | None,
+    body: AsyncIterator[bytes],
+) -> None:
+    """Store an upload sent to a signed URL after checking the token, the type and the size.
+
+    A knowledge-base document starts ingesting as soon as its file is stored.
+
+    Raises:
+        NotFoundError: not the sqlite backend.
+        InvalidInputError: malformed token, wrong `Content-Type`, or a body over the granted size.
+        PermissionDeniedError: bad signature, expired, or a download token.
+    """
+    grant = _grant(storage, secret, token, "put")
+    if grant.content_type is not None and _media_type(content_type) != _media_type(grant.content_type):
+        raise PermissionDeniedError(
+            f"This link accepts Content-Type {grant.content_type!r} only.",
+            detail={"expected": grant.content_type},
+        )
+    limit = grant.max_bytes if grant.max_bytes is not None else 0
+    too_large = InvalidInputError(
+        f"The upload is larger than the {limit} bytes this link allows.",
+        field="body",
+        detail={"maxBytes": limit},
+    )
+    if grant.max_bytes is not None and content_length is not None and content_length > limit:
+        raise too_large
+    received = bytearray()
+    async for chunk in body:
+        received.extend(chunk)
+        if grant.max_bytes is not None and len(received) > limit:
+            raise too_large
+    await storage.blobs.put(grant.key, bytes(received), content_type=grant.content_type or _DEFAULT_TYPE)
+    document_ids = documents_service.parse_document_key(grant.key)
+    if document_ids is not None:
+        document = await storage.documents.get(*document_ids)
+        if document is not None:
+            ingestion.start(document)
+
+
+async def read_blob(storage: Storage, secret: str, token: str) -> BlobDownload:
+    """Check a download token and read the blob it names.
+
+    Raises:
+        NotFoundError: not the sqlite backend, or the blob is gone.
+        InvalidInputError: malformed token.
+        PermissionDeniedError: bad signature, expired, or an upload token.
+    """
+    grant = _grant(storage, secret, token, "get")
+    info = await storage.blobs.head(grant.key)
+    data = await storage.blobs.get(grant.key)
+    if info is None or data is None:
+        raise NotFoundError("The file is no longer there.")
+    return BlobDownload(data, info.content_type or _DEFAULT_TYPE, grant.filename)

@@ -1,0 +1,1 @@
+"""Chat helpers of the app API: session titles."""

@@ -1,0 +1,27 @@
+"""`GET /costs/summary`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from app_api.costs import service
+from app_api.dependencies import CurrentUser, StorageDep
+from chat_core.costs import UserCostSummary
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/costs", tags=["costs"])
+
+
+@router.get("/summary", response_model=UserCostSummary)
+async def read_cost_summary(
+    user: CurrentUser,
+    storage: StorageDep,
+    period: Annotated[
+        str | None, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM (default: this month)")
+    ] = None,
+) -> UserCostSummary:
+    """The caller's usage and cost for a month, by model."""
+    return await service.get_summary(storage.costs, user, period)

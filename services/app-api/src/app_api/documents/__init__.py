@@ -1,0 +1,1 @@
+"""Knowledge-base documents of assistants, and their background ingestion."""

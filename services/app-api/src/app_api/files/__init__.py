@@ -1,0 +1,1 @@
+"""Chat attachments: presigned uploads, quota, listing."""

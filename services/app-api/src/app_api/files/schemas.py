@@ -1,0 +1,69 @@
+"""HTTP shapes of the files routes (the original's names; storage locations stay internal)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import Field
+
+from app_api.schemas import ApiModel
+from chat_core.files import FileStatus, FileUpload
+
+__all__ = ["FilePage", "FileRead", "PresignRead", "PresignRequest", "QuotaRead"]
+
+
+class PresignRequest(ApiModel):
+    """`PresignRequest`."""
+
+    session_id: str = Field(min_length=1, max_length=128)
+    filename: str = Field(min_length=1, max_length=255)
+    mime_type: str = Field(min_length=1, max_length=255)
+    size_bytes: int = Field(gt=0)
+
+
+class PresignRead(ApiModel):
+    """`PresignResponse`: `PUT` the file to `presignedUrl` with the same `Content-Type`, then complete it."""
+
+    upload_id: str
+    presigned_url: str
+    expires_at: datetime
+
+
+class FileRead(ApiModel):
+    """`FileResponse` (also the body of `CompleteUploadResponse`)."""
+
+    upload_id: str
+    filename: str
+    mime_type: str
+    size_bytes: int
+    session_id: str
+    status: FileStatus
+    created_at: datetime
+
+    @classmethod
+    def of(cls, upload: FileUpload) -> FileRead:
+        """The owner's view of an upload."""
+        return cls(
+            upload_id=upload.upload_id,
+            filename=upload.filename,
+            mime_type=upload.mime_type,
+            size_bytes=upload.size_bytes,
+            session_id=upload.session_id,
+            status=upload.status,
+            created_at=upload.created_at,
+        )
+
+
+class FilePage(ApiModel):
+    """`FileListResponse`."""
+
+    files: list[FileRead]
+    next_cursor: str | None = None
+
+
+class QuotaRead(ApiModel):
+    """`QuotaResponse`."""
+
+    used_bytes: int
+    max_bytes: int
+    file_count: int

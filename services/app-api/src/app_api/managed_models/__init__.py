@@ -1,0 +1,1 @@
+"""The model catalogue: what callers may use, and its admin CRUD."""

@@ -1,0 +1,1 @@
+"""Sessions: list, metadata, delete, messages."""

@@ -1,0 +1,1 @@
+"""People who have signed in, for the share picker."""

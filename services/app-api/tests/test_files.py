@@ -1,0 +1,142 @@
+"""Chat attachments over HTTP on both backends: presign, browser PUT, complete, list, delete, quota."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+Api = Callable[..., Any]
+CheckError = Callable[..., dict[str, Any]]
+
+
+def presign(client: httpx.Client, size: int, **fields: Any) -> httpx.Response:
+    body = {"sessionId": "s-1", "filename": "notes.txt", "mimeType": "text/plain", "sizeBytes": size} | fields
+    response: httpx.Response = client.post("/files/presign", json=body)
+    return response
+
+
+def put(url: str, data: bytes, content_type: str = "text/plain") -> httpx.Response:
+    return httpx.put(url, content=data, headers={"Content-Type": content_type})
+
+
+class TestUploadFlow:
+    def test_presign_put_complete_list_delete(self, api: Api, check_error: CheckError) -> None:
+        alice = api()
+        grant = presign(alice, 5).json()
+        assert set(grant) == {"uploadId", "presignedUrl", "expiresAt"}
+        assert put(grant["presignedUrl"], b"hello").status_code in (200, 204)
+        assert alice.get("/files").json()["files"] == []  # pending files are not listed
+        done = alice.post(f"/files/{grant['uploadId']}/complete")
+        assert done.status_code == 200
+        assert (done.json()["status"], done.json()["sizeBytes"]) == ("ready", 5)
+        check_error(alice.post(f"/files/{grant['uploadId']}/complete"), 409, "conflict")
+        files = alice.get("/files", params={"sessionId": "s-1"}).json()
+        assert [item["uploadId"] for item in files["files"]] == [grant["uploadId"]]
+        assert files["nextCursor"] is None
+        assert alice.get("/files", params={"sessionId": "other"}).json()["files"] == []
+        assert alice.get("/files/quota").json() == {"usedBytes": 5, "maxBytes": 1024**3, "fileCount": 1}
+        assert alice.delete(f"/files/{grant['uploadId']}").status_code == 204
+        assert alice.get("/files/quota").json()["usedBytes"] == 0
+        check_error(alice.delete(f"/files/{grant['uploadId']}"), 404, "not_found")
+
+    def test_complete_without_an_upload_is_404_and_fails_the_file(
+        self, api: Api, check_error: CheckError
+    ) -> None:
+        alice = api()
+        grant = presign(alice, 5).json()
+        check_error(alice.post(f"/files/{grant['uploadId']}/complete"), 404, "not_found")
+        assert alice.get("/files/quota").json()["usedBytes"] == 0  # a failed upload gives its bytes back
+        check_error(alice.post(f"/files/{grant['uploadId']}/complete"), 409, "conflict")
+
+    def test_list_sorts_and_paginates(self, api: Api) -> None:
+        alice = api()
+        for size in (3, 1, 2):
+            grant = presign(alice, size).json()
+            put(grant["presignedUrl"], b"x" * size)
+            alice.post(f"/files/{grant['uploadId']}/complete")
+        first = alice.get("/files", params={"sortBy": "size", "sortOrder": "asc", "limit": 2}).json()
+        assert [item["sizeBytes"] for item in first["files"]] == [1, 2]
+        rest = alice.get(
+            "/files", params={"sortBy": "size", "sortOrder": "asc", "limit": 2, "cursor": first["nextCursor"]}
+        ).json()
+        assert [item["sizeBytes"] for item in rest["files"]] == [3]
+
+    def test_file_names_are_sanitised_before_they_reach_a_key(self, api: Api) -> None:
+        alice = api()
+        grant = presign(alice, 3, filename="../../etc/pa ss?wd*.txt").json()
+        assert "etc" not in grant["presignedUrl"].split("?")[0]
+        assert put(grant["presignedUrl"], b"abc").status_code in (200, 204)
+        done = alice.post(f"/files/{grant['uploadId']}/complete").json()
+        assert done["filename"] == "../../etc/pa ss?wd*.txt"  # the name shown is the one given
+
+
+class TestLimits:
+    def test_an_upload_larger_than_declared_never_becomes_ready(
+        self, api: Api, live: Any, check_error: CheckError
+    ) -> None:
+        alice = api()
+        grant = presign(alice, 5).json()
+        response = put(grant["presignedUrl"], b"0123456789")
+        if live.backend == "sqlite":  # app-api enforces the signed size itself
+            check_error(response, 422, "validation_error")
+            check_error(alice.post(f"/files/{grant['uploadId']}/complete"), 404, "not_found")
+        else:  # S3 cannot cap a presigned PUT: completion checks the stored size
+            assert response.status_code == 200
+            check_error(alice.post(f"/files/{grant['uploadId']}/complete"), 422, "validation_error")
+        assert alice.get("/files/quota").json()["usedBytes"] == 0
+        assert alice.get("/files").json()["files"] == []
+
+    def test_unsupported_type_is_refused(self, api: Api, check_error: CheckError) -> None:
+        error = check_error(presign(api(), 5, mimeType="application/x-msdownload"), 422, "validation_error")
+        assert error["field"] == "mimeType"
+
+    def test_too_large_is_refused(self, api: Api, check_error: CheckError) -> None:
+        error = check_error(presign(api(), 4 * 1024 * 1024 + 1), 422, "validation_error")
+        assert error["detail"] == {"maxBytes": 4 * 1024 * 1024}
+
+    def test_non_positive_size_is_refused(self, api: Api, check_error: CheckError) -> None:
+        check_error(presign(api(), 0), 422, "validation_error")
+
+
+@pytest.fixture
+def small_quota_app(
+    live: Any,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+    settings_for: Callable[..., Any],
+    aws_settings_for: Callable[..., Any],
+    start_app: Callable[[Any], AbstractContextManager[Any]],
+) -> Iterator[Any]:
+    limits = {"file_user_quota_bytes": 100, "file_max_bytes": 60}
+    if live.backend == "aws":
+        settings = aws_settings_for(tmp_path, request.getfixturevalue("moto_endpoint"), **limits)
+    else:
+        settings = settings_for(tmp_path, **limits)
+    with start_app(settings) as app:
+        yield app
+
+
+class TestQuota:
+    def test_quota_exceeded_has_the_original_detail(
+        self, api: Api, small_quota_app: Any, check_error: CheckError
+    ) -> None:
+        alice = api(base_url=small_quota_app.base_url)
+        assert presign(alice, 60).status_code == 200
+        error = check_error(presign(alice, 50), 429, "quota_exceeded")
+        assert error["detail"] == {"currentUsage": 60, "maxAllowed": 100, "requiredSpace": 50}
+        assert alice.get("/files/quota").json() == {"usedBytes": 60, "maxBytes": 100, "fileCount": 1}
+
+    @pytest.mark.asyncio
+    async def test_concurrent_presigns_cannot_exceed_the_quota(self, api: Api, small_quota_app: Any) -> None:
+        alice = api(base_url=small_quota_app.base_url)
+        body = {"sessionId": "s-1", "filename": "a.txt", "mimeType": "text/plain", "sizeBytes": 30}
+        async with httpx.AsyncClient(base_url=small_quota_app.base_url, headers=alice.headers) as client:
+            responses = await asyncio.gather(*(client.post("/files/presign", json=body) for _ in range(8)))
+        assert sorted(response.status_code for response in responses) == [200] * 3 + [429] * 5
+        assert alice.get("/files/quota").json()["usedBytes"] == 90

@@ -1,0 +1,191 @@
+"""Sessions over HTTP on both backends: list, metadata get/put (merging), delete, bulk delete, messages."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from chat_core.ids import SessionId, UserId
+from chat_core.messages import ContentBlock, MessageDraft
+from chat_storage import open_storage
+
+Api = Callable[..., Any]
+CheckError = Callable[..., dict[str, Any]]
+
+
+def put_metadata(client: httpx.Client, session_id: str, **fields: Any) -> dict[str, Any]:
+    response = client.put(f"/sessions/{session_id}/metadata", json=fields)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+class TestMetadata:
+    def test_put_creates_a_missing_session_with_defaults(self, api: Api) -> None:
+        body = put_metadata(api(), "s-1", starred=True)
+        assert body["sessionId"] == "s-1"
+        assert body["title"] == "New Conversation"
+        assert body["messageCount"] == 0
+        assert body["starred"] is True
+        assert "userId" not in body
+
+    def test_get_returns_what_put_stored(self, api: Api) -> None:
+        alice = api()
+        put_metadata(alice, "s-1", title="Trip plans", tags=["travel"], lastModel="m-1")
+        body = alice.get("/sessions/s-1/metadata").json()
+        assert body["title"] == "Trip plans"
+        assert body["tags"] == ["travel"]
+        assert body["preferences"]["lastModel"] == "m-1"
+
+    def test_preferences_merge_field_by_field(self, api: Api) -> None:
+        alice = api()
+        put_metadata(alice, "s-1", lastModel="m-1", enabledTools=["calc"])
+        body = put_metadata(alice, "s-1", lastTemperature=0.3, preferences={"customKey": "kept"})
+        assert body["preferences"]["lastModel"] == "m-1"
+        assert body["preferences"]["enabledTools"] == ["calc"]
+        assert body["preferences"]["lastTemperature"] == 0.3
+        assert body["preferences"]["customKey"] == "kept"
+
+    @pytest.mark.asyncio
+    async def test_concurrent_puts_never_lose_a_field(self, api: Api) -> None:
+        alice = api()
+        put_metadata(alice, "s-1")
+        keys = [f"key{index}" for index in range(8)]
+        async with httpx.AsyncClient(
+            base_url=str(alice.base_url), headers=alice.headers, timeout=30
+        ) as client:
+            responses = await asyncio.gather(
+                *(client.put("/sessions/s-1/metadata", json={"preferences": {key: key}}) for key in keys)
+            )
+        assert all(response.status_code == 200 for response in responses)
+        preferences = alice.get("/sessions/s-1/metadata").json()["preferences"]
+        assert {key: preferences.get(key) for key in keys} == {key: key for key in keys}
+
+    def test_missing_session_is_404(self, api: Api, check_error: CheckError) -> None:
+        check_error(api().get("/sessions/nope/metadata"), 404, "not_found")
+
+    def test_invalid_fields_are_422_naming_the_field(self, api: Api, check_error: CheckError) -> None:
+        error = check_error(api().put("/sessions/s-1/metadata", json={"title": ""}), 422, "validation_error")
+        assert error["field"] == "title"
+
+    def test_a_malformed_id_is_422(self, api: Api, check_error: CheckError) -> None:
+        check_error(api().get("/sessions/bad%20id/metadata"), 422, "validation_error")
+
+
+class TestList:
+    def test_newest_first_active_only_paginated(self, api: Api) -> None:
+        alice = api()
+        for index in range(5):
+            put_metadata(alice, f"s-{index}")
+        assert alice.delete("/sessions/s-2").status_code == 204
+        first = alice.get("/sessions", params={"limit": 3}).json()
+        assert [item["sessionId"] for item in first["sessions"]] == ["s-4", "s-3", "s-1"]
+        assert first["nextToken"]
+        second = alice.get("/sessions", params={"limit": 3, "next_token": first["nextToken"]}).json()
+        assert [item["sessionId"] for item in second["sessions"]] == ["s-0"]
+        assert second["nextToken"] is None
+
+    def test_limit_is_bounded(self, api: Api, check_error: CheckError) -> None:
+        check_error(api().get("/sessions", params={"limit": 1001}), 422, "validation_error")
+
+    def test_a_foreign_cursor_is_422(self, api: Api, check_error: CheckError) -> None:
+        alice, bob = api("alice"), api("bob")
+        for index in range(3):
+            put_metadata(alice, f"s-{index}")
+        token = alice.get("/sessions", params={"limit": 1}).json()["nextToken"]
+        check_error(bob.get("/sessions", params={"next_token": token}), 422, "validation_error")
+
+
+class TestDelete:
+    def test_soft_delete_hides_the_session(self, api: Api, check_error: CheckError) -> None:
+        alice = api()
+        put_metadata(alice, "s-1")
+        assert alice.delete("/sessions/s-1").status_code == 204
+        check_error(alice.get("/sessions/s-1/metadata"), 404, "not_found")
+        check_error(alice.delete("/sessions/s-1"), 404, "not_found")
+        check_error(alice.put("/sessions/s-1/metadata", json={"title": "back"}), 404, "not_found")
+
+    def test_deleting_a_session_deletes_its_files(self, api: Api) -> None:
+        alice = api()
+        put_metadata(alice, "s-1")
+        kept = upload_file(alice, "s-2", b"other session")
+        for _ in range(2):
+            upload_file(alice, "s-1", b"hello")
+        assert alice.get("/files/quota").json()["fileCount"] == 3
+        assert alice.delete("/sessions/s-1").status_code == 204
+        quota = alice.get("/files/quota").json()
+        assert quota == {"usedBytes": len(b"other session"), "maxBytes": quota["maxBytes"], "fileCount": 1}
+        assert [item["uploadId"] for item in alice.get("/files").json()["files"]] == [kept]
+
+    def test_bulk_delete_reports_each_id(self, api: Api) -> None:
+        alice = api()
+        put_metadata(alice, "s-1")
+        put_metadata(alice, "s-2")
+        response = alice.post(
+            "/sessions/bulk-delete", json={"sessionIds": ["s-1", "missing", "s-2", "bad id"]}
+        )
+        body = response.json()
+        assert body["deletedCount"] == 2
+        assert body["failedCount"] == 2
+        assert [(item["sessionId"], item["success"]) for item in body["results"]] == [
+            ("s-1", True),
+            ("missing", False),
+            ("s-2", True),
+            ("bad id", False),
+        ]
+        assert all(item["error"] for item in body["results"] if not item["success"])
+
+    def test_bulk_delete_takes_1_to_20_ids(self, api: Api, check_error: CheckError) -> None:
+        alice = api()
+        check_error(alice.post("/sessions/bulk-delete", json={"sessionIds": []}), 422, "validation_error")
+        ids = [f"s-{index}" for index in range(21)]
+        check_error(alice.post("/sessions/bulk-delete", json={"sessionIds": ids}), 422, "validation_error")
+
+
+def upload_file(client: httpx.Client, session_id: str, data: bytes) -> str:
+    presign = client.post(
+        "/files/presign",
+        json={
+            "sessionId": session_id,
+            "filename": "note.txt",
+            "mimeType": "text/plain",
+            "sizeBytes": len(data),
+        },
+    ).json()
+    put = httpx.put(presign["presignedUrl"], content=data, headers={"Content-Type": "text/plain"})
+    assert put.status_code in (200, 204), put.text
+    assert client.post(f"/files/{presign['uploadId']}/complete").status_code == 200
+    upload_id: str = presign["uploadId"]
+    return upload_id
+
+
+class TestMessages:
+    @pytest.mark.asyncio
+    async def test_messages_oldest_first_with_metadata(self, api: Api, live: Any) -> None:
+        alice = api()
+        put_metadata(alice, "s-1")
+        start = datetime.now(UTC)
+        drafts = [
+            MessageDraft(role="user" if index % 2 == 0 else "assistant", content=[ContentBlock.of_text(f"m{index}")],
+                         created_at=start + timedelta(seconds=index))
+            for index in range(3)
+        ]  # fmt: skip
+        async with open_storage(live.storage_config()) as storage:
+            await storage.messages.append(UserId(alice.user_id), SessionId("s-1"), drafts)
+        first = alice.get("/sessions/s-1/messages", params={"limit": 2}).json()
+        assert [item["id"] for item in first["messages"]] == ["msg-s-1-0", "msg-s-1-1"]
+        assert first["messages"][0]["content"] == [
+            {"type": "text", "text": "m0", "toolUse": None, "toolResult": None, "image": None, "document": None,
+             "reasoningContent": None}
+        ]  # fmt: skip
+        assert first["messages"][1]["role"] == "assistant"
+        second = alice.get("/sessions/s-1/messages", params={"next_token": first["nextToken"]}).json()
+        assert [item["id"] for item in second["messages"]] == ["msg-s-1-2"]
+
+    def test_messages_of_a_missing_session_is_404(self, api: Api, check_error: CheckError) -> None:
+        check_error(api().get("/sessions/none/messages"), 404, "not_found")
