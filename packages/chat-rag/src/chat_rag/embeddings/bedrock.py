@@ -38,7 +38,7 @@ async def open_bedrock_embedder(
     client_config = AioConfig(
         connect_timeout=config.connect_timeout,
         read_timeout=config.read_timeout,
-        retries={"mode": "standard", "max_attempts": config.max_attempts},
+        retries={"mode": "standard", "total_max_attempts": config.max_attempts},
         max_pool_connections=max(10, concurrency),
     )
     session = aioboto3.Session()

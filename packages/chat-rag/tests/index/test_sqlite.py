@@ -1,0 +1,93 @@
+"""What only the SQLite index does: one file per assistant, a cached matrix, file-system failures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from chat_core.errors import UnavailableError
+from chat_rag import KnowledgeBase, RagConfig, SqliteIndexConfig
+from chat_rag.index.sqlite import SqliteChunkIndex
+
+DOC = b"# Garden\n\nTomatoes need six hours of sun a day.\n\n## Soil\n\nCompost improves clay soil."
+
+
+def knowledge_base(data_dir: Path, embedder: Any) -> tuple[KnowledgeBase, SqliteChunkIndex]:
+    config = RagConfig(index=SqliteIndexConfig(data_dir=data_dir), chunk_tokens=60, chunk_overlap_tokens=10)
+    index = SqliteChunkIndex(config.index)  # type: ignore[arg-type]
+    return KnowledgeBase(config, embedder, index), index
+
+
+async def ingest(kb: KnowledgeBase, assistant: str, document: str = "DOC-1", data: bytes = DOC) -> None:
+    await kb.ingest(assistant, document, filename="g.md", content_type=None, data=data)
+
+
+@pytest.mark.asyncio
+class TestSqliteIndex:
+    async def test_each_assistant_has_its_own_file_and_deleting_removes_it(
+        self, tmp_path: Path, make_embedder: Any
+    ) -> None:
+        kb, index = knowledge_base(tmp_path, make_embedder())
+        await ingest(kb, "ast-a")
+        await ingest(kb, "ast-b")
+        file_a, file_b = index.path_of("ast-a"), index.path_of("ast-b")
+        assert file_a != file_b
+        assert file_a.exists()
+        assert file_b.exists()
+        await kb.delete_assistant("ast-a")
+        assert not list(file_a.parent.glob(file_a.name + "*"))
+        assert file_b.exists()
+
+    async def test_searching_an_unknown_assistant_creates_no_file(
+        self, tmp_path: Path, make_embedder: Any
+    ) -> None:
+        kb, index = knowledge_base(tmp_path, make_embedder())
+        assert await kb.search("ast-new", "tomatoes") == []
+        assert not index.path_of("ast-new").exists()
+
+    async def test_a_second_process_sees_new_documents_despite_its_cached_matrix(
+        self, tmp_path: Path, make_embedder: Any
+    ) -> None:
+        writer, _ = knowledge_base(tmp_path, make_embedder())
+        reader, _ = knowledge_base(tmp_path, make_embedder())
+        await ingest(writer, "ast-a")
+        assert (
+            next(hit.document_id for hit in await reader.search("ast-a", "tomatoes sun", mode="vector"))
+            == "DOC-1"
+        )
+        await ingest(writer, "ast-a", "DOC-2", b"Roses want acid soil and morning sun.")
+        hits = await reader.search("ast-a", "roses acid", mode="vector", top_k=1)
+        assert hits[0].document_id == "DOC-2"
+        await writer.delete_document("ast-a", "DOC-2")
+        assert all(hit.document_id == "DOC-1" for hit in await reader.search("ast-a", "roses", mode="vector"))
+
+    async def test_vector_search_is_exact(self, tmp_path: Path, make_embedder: Any) -> None:
+        embedder = make_embedder(dimensions=32)
+        kb, index = knowledge_base(tmp_path, embedder)
+        text = "\n\n".join(f"Item{n} is a thing number {n}." for n in range(300)).encode()
+        await ingest(kb, "ast-a", data=text)
+        query = await embedder.embed_query("item42 thing")
+        hits = await index.vector_search("ast-a", embedder.embedder_id, query, 5)
+        texts = list(embedder.texts)
+        vectors = await embedder.embed_documents(texts)
+        expected = np.sort(vectors @ query[0])[::-1][:5]
+        np.testing.assert_allclose([hit.score for hit in hits], expected, rtol=1e-5)
+
+    async def test_an_unusable_data_dir_is_unavailable(self, tmp_path: Path, make_embedder: Any) -> None:
+        blocker = tmp_path / "file"
+        blocker.write_text("not a directory")
+        kb, _ = knowledge_base(blocker, make_embedder())
+        with pytest.raises(UnavailableError, match="directory"):
+            await ingest(kb, "ast-a")
+        with pytest.raises(UnavailableError, match="not writable"):
+            await kb.ping()
+
+    async def test_a_corrupt_file_is_unavailable(self, tmp_path: Path, make_embedder: Any) -> None:
+        kb, index = knowledge_base(tmp_path, make_embedder())
+        await ingest(kb, "ast-a")
+        index.path_of("ast-a").write_bytes(b"this is not a database" * 100)
+        with pytest.raises(UnavailableError, match="could not be used"):
+            await kb.search("ast-a", "tomatoes")
