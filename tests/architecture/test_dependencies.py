@@ -1,41 +1,15 @@
 """Internal dependency ranges: present, containing the sibling's version, and a lock in sync."""
 
 import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
-from packaging.requirements import Requirement
-from packaging.utils import canonicalize_name
 from rules import ROOT
 
-
-def members(root: Path) -> dict[str, dict]:  # type: ignore[type-arg]
-    found = {}
-    for path in sorted([*root.glob("packages/*/pyproject.toml"), *root.glob("services/*/pyproject.toml")]):
-        project = tomllib.loads(path.read_text())["project"]
-        found[canonicalize_name(project["name"])] = project | {"_path": path}
-    return found
-
-
-def range_problems(root: Path) -> list[str]:
-    """Bare or excluding sibling requirements, in dependencies and extras alike."""
-    projects = members(root)
-    problems = []
-    for project in projects.values():
-        requirements = list(project.get("dependencies", []))
-        requirements += [r for extra in project.get("optional-dependencies", {}).values() for r in extra]
-        for requirement in map(Requirement, requirements):
-            sibling = projects.get(canonicalize_name(requirement.name))
-            if sibling is None:
-                continue
-            where = f"{project['name']} -> {requirement}"
-            if not requirement.specifier:
-                problems.append(f"{where}: no version range (a wheel would accept any version)")
-            elif not requirement.specifier.contains(sibling["version"], prereleases=True):
-                problems.append(f"{where}: excludes the workspace version {sibling['version']}")
-            elif not any(spec.operator == "<" for spec in requirement.specifier):
-                problems.append(f"{where}: no upper bound below the next major version")
-    return problems
+# One checker for `make check-versions` and these tests: scripts/check_versions.py.
+sys.path.insert(0, str(ROOT / "scripts"))
+from check_versions import members, range_problems
 
 
 def test_every_internal_dependency_has_a_range_containing_the_sibling() -> None:
@@ -43,17 +17,16 @@ def test_every_internal_dependency_has_a_range_containing_the_sibling() -> None:
 
 
 def test_every_member_is_private_and_typed() -> None:
-    for project in members(ROOT).values():
-        assert "Private :: Do Not Upload" in project["classifiers"], project["name"]
-        package_dir = project["_path"].parent / "src" / project["name"].replace("-", "_")
-        assert (package_dir / "py.typed").exists(), project["name"]
-        assert (project["_path"].parent / "CHANGELOG.md").exists(), project["name"]
+    for member in members(ROOT).values():
+        assert "Private :: Do Not Upload" in member.project["classifiers"], member.name
+        assert (member.path / "src" / member.import_name / "py.typed").exists(), member.name
+        assert (member.path / "CHANGELOG.md").exists(), member.name
 
 
 def test_build_backend_is_pinned() -> None:
-    for project in members(ROOT).values():
-        build = tomllib.loads(project["_path"].read_text())["build-system"]
-        assert build["requires"] == ["hatchling==1.33.0"], project["name"]
+    for member in members(ROOT).values():
+        build = tomllib.loads((member.path / "pyproject.toml").read_text())["build-system"]
+        assert build["requires"] == ["hatchling==1.33.0"], member.name
 
 
 class TestRangeRuleCatchesMistakes:
@@ -78,6 +51,9 @@ class TestRangeRuleCatchesMistakes:
 
     def test_missing_cap(self, tmp_path: Path) -> None:
         assert "no upper bound" in self.make(tmp_path, "chat-core>=1.0")[0]
+
+    def test_no_floor(self, tmp_path: Path) -> None:
+        assert "no inclusive lower bound" in self.make(tmp_path, "chat-core<2")[0]
 
     def test_good_range(self, tmp_path: Path) -> None:
         assert self.make(tmp_path, "chat-core>=1.4.0,<2") == []
