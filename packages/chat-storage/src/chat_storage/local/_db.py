@@ -25,7 +25,7 @@ import aiosqlite
 
 from chat_core.errors import ChatError, ConflictError, InternalError, UnavailableError
 
-__all__ = ["Database", "Params", "Transaction", "from_db_time", "to_db_time", "translate_errors"]
+__all__ = ["Database", "Params", "Transaction", "from_db_time", "to_db_time", "translate_errors", "utc_now"]
 
 Params = Sequence[Any] | dict[str, Any]
 
@@ -64,6 +64,11 @@ def translate_errors() -> Iterator[None]:
         if _unavailable(exc):
             raise UnavailableError("The local database is busy or unreachable; try again.") from exc
         raise InternalError("The local database failed.") from exc
+
+
+def utc_now() -> datetime:
+    """The current time, timezone-aware UTC (what every stored timestamp uses)."""
+    return datetime.now(UTC)
 
 
 def to_db_time(moment: datetime) -> str:

@@ -6,12 +6,11 @@ import builtins
 import sqlite3
 from collections.abc import Sequence
 
-from chat_core._base import utc_now
 from chat_core.assistants import Assistant, AssistantShare, AssistantStatus, Visibility
 from chat_core.errors import ConflictError, InvalidInputError
 from chat_core.ids import AssistantId, UserId, validate_email, validate_id
 from chat_core.pagination import Page, validate_limit
-from chat_storage.local._db import Database, Transaction, from_db_time, to_db_time
+from chat_storage.local._db import Database, Transaction, from_db_time, to_db_time, utc_now
 from chat_storage.local._pages import CursorCodec
 
 __all__ = ["LocalAssistantRepository"]

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import builtins
 
-from chat_core._base import utc_now
 from chat_core.documents import Document, DocumentProgress
 from chat_core.errors import ConflictError
 from chat_core.ids import AssistantId, DocumentId, validate_id
 from chat_core.pagination import Page, validate_limit
-from chat_storage.local._db import Database, to_db_time
+from chat_storage.local._db import Database, to_db_time, utc_now
 from chat_storage.local._pages import CursorCodec
 
 __all__ = ["LocalDocumentRepository"]

@@ -5,12 +5,11 @@ from __future__ import annotations
 import builtins
 from typing import Literal
 
-from chat_core._base import utc_now
 from chat_core.errors import ConflictError, InvalidInputError, NotFoundError, QuotaExceededError
 from chat_core.files import FileStatus, FileUpload, UserFileQuota
 from chat_core.ids import SessionId, UploadId, UserId, validate_id
 from chat_core.pagination import Page, validate_limit
-from chat_storage.local._db import Database, Transaction, to_db_time
+from chat_storage.local._db import Database, Transaction, to_db_time, utc_now
 from chat_storage.local._pages import CursorCodec
 
 __all__ = ["LocalFileRepository"]

@@ -10,12 +10,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from chat_core._base import utc_now
 from chat_core.errors import ConflictError, InvalidInputError
 from chat_core.ids import SessionId, UserId, validate_id
 from chat_core.pagination import Page, validate_limit
 from chat_core.sessions import SessionMetadata, SessionPreferences, SessionStatus, SessionUpdate
-from chat_storage.local._db import Database, Transaction, from_db_time, to_db_time
+from chat_storage.local._db import Database, Transaction, from_db_time, to_db_time, utc_now
 from chat_storage.local._pages import CursorCodec
 
 __all__ = ["LocalSessionRepository"]

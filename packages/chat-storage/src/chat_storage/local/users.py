@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import builtins
 
-from chat_core._base import utc_now
 from chat_core.errors import InvalidInputError
 from chat_core.identity import User, UserProfile
 from chat_core.ids import UserId, validate_id
-from chat_storage.local._db import Database, from_db_time, to_db_time
+from chat_storage.local._db import Database, from_db_time, to_db_time, utc_now
 
 __all__ = ["LocalUserRepository"]
 
