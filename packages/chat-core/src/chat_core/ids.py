@@ -40,12 +40,14 @@ UploadId = NewType("UploadId", str)
 ManagedModelId = NewType("ManagedModelId", str)
 MessageId = NewType("MessageId", str)
 
-_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@:+-]{0,127}")
+_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@:+|-]{0,127}")
 _EMAIL_PATTERN = re.compile(r"[^@\s/\\\"']{1,128}@[^@\s/\\\"']{1,253}")
 
 
 def validate_id(value: str, *, field: str = "id") -> str:
-    """Return `value` if it is a safe identifier (1-128 characters of `[A-Za-z0-9_.@:+-]`).
+    """Return `value` if it is a safe identifier (1-128 characters of `[A-Za-z0-9_.@:+|-]`).
+
+    `|` is allowed because identity providers use it in subject ids (`auth0|123`).
 
     Raises:
         InvalidInputError: naming `field`, for anything else (separators, quotes, spaces, overlong).

@@ -66,7 +66,7 @@ class SessionRepository(Protocol):
     ) -> SessionMetadata:
         """Create-or-merge: set the given fields, merge preferences key by key, bump `version`.
 
-        A missing session is created with the defaults first. Raises `ConflictError` when
+        A missing session is created with the defaults first, at version 1. Raises `ConflictError` when
         `expected_version` is given and differs from the stored one (or the session is missing).
         """
         ...
@@ -79,7 +79,10 @@ class SessionRepository(Protocol):
         at: datetime,
         preferences: dict[str, Any] | None = None,
     ) -> SessionMetadata:
-        """Atomically: create if missing, `message_count += 1`, `last_message_at = at`, merge preferences."""
+        """Atomically: create if missing, `message_count += 1`, `last_message_at = at`, merge preferences.
+
+        Like every write it bumps `version` (a new session starts at version 1).
+        """
         ...
 
     async def soft_delete(self, user_id: UserId, session_id: SessionId) -> bool:
