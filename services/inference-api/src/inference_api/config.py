@@ -124,6 +124,9 @@ class Settings(BaseSettings):
     # Streaming
     sse_ping_seconds: float = Field(default=15.0, ge=0)
     """Keep-alive comment interval on open streams (0 disables)."""
+    sse_flush_ms: int = Field(default=10, ge=0, le=1000)
+    """Events arriving within this many milliseconds of the previous write are written together
+    (0 writes every event on its own)."""
     shutdown_grace_seconds: float = Field(default=30.0, ge=0)
     """How long shutdown waits for running turns to finish and be stored."""
 

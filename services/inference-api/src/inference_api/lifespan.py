@@ -12,7 +12,7 @@ from chat_core.auth import TokenVerifier
 from chat_storage import Storage, open_storage
 from chat_storage.secrets import load_or_create_secret
 from inference_api.chat.service import ChatServices
-from inference_api.chat.turns import RetryPolicy, TurnRunner
+from inference_api.chat.turns import TurnPolicy, TurnRunner
 from inference_api.config import Settings
 from inference_api.knowledge import KnowledgeBases
 from inference_api.models.base import ModelFactory
@@ -64,10 +64,11 @@ def lifespan_for(
                 models = model_factory
             turns = TurnRunner(
                 storage,
-                RetryPolicy(
+                TurnPolicy(
                     max_attempts=settings.model_max_attempts,
                     initial_delay=settings.model_retry_delay,
                     window_messages=max(40, 2 * settings.history_messages),
+                    flush_seconds=settings.sse_flush_ms / 1000,
                 ),
             )
             # Last in, first out: running turns finish and are stored before storage closes.

@@ -12,21 +12,24 @@ from inference_testing import post_turn, sse_events, text_cycle
 
 from chat_core.costs import period_of
 from chat_core.ids import SessionId, UserId
-from chat_core.messages import Message, MessageStatus
+from chat_core.messages import MessageStatus
+from chat_core.sessions import SessionMetadata
 
 Headers = Callable[..., dict[str, str]]
 ALICE = UserId("alice")
 LONG_ANSWER = " ".join(f"word{i}" for i in range(40))
 
 
-async def wait_for_messages(
-    service: Service, session_id: str, count: int, within: float = 10.0
-) -> list[Message]:
+async def wait_for_turns(
+    service: Service, session_id: str, turns: int, within: float = 10.0
+) -> SessionMetadata:
+    """The session once it counts `turns` turns (the last write of a stored turn)."""
     deadline = time.monotonic() + within
     while True:
-        messages = (await service.storage.messages.list(ALICE, SessionId(session_id))).items
-        if len(messages) >= count or time.monotonic() > deadline:
-            return messages
+        session = await service.storage.sessions.get(ALICE, SessionId(session_id))
+        if (session is not None and session.message_count >= turns) or time.monotonic() > deadline:
+            assert session is not None
+            return session
         await asyncio.sleep(0.05)
 
 
@@ -46,12 +49,11 @@ class TestClientDisconnect:
                     if received.count("content_block_delta") == 3:
                         break  # leave mid-stream: the connection closes with the block
         assert "done" not in received
-        messages = await wait_for_messages(service, "s-gone", 2)
+        session = await wait_for_turns(service, "s-gone", 1)
+        assert session.message_count == 1
+        messages = (await service.storage.messages.list(ALICE, SessionId("s-gone"))).items
         assert [(m.role, m.status) for m in messages] == [("user", "complete"), ("assistant", "complete")]
         assert messages[1].content[0].text == LONG_ANSWER
-        session = await service.storage.sessions.get(ALICE, SessionId("s-gone"))
-        assert session is not None
-        assert session.message_count == 1
         summary = await service.storage.costs.summary(ALICE, period_of(messages[1].created_at))
         assert summary.total_requests == 1
 

@@ -44,7 +44,7 @@ from inference_api.chat.streaming import SseEvent, StreamTranslator, encode_even
 from inference_api.errors import stream_error_event
 from inference_api.models.errors import as_chat_error
 
-__all__ = ["PreparedTurn", "RetryPolicy", "TurnRunner"]
+__all__ = ["PreparedTurn", "TurnPolicy", "TurnRunner"]
 
 logger = logging.getLogger(__name__)
 
@@ -52,13 +52,17 @@ _END: Final = object()
 
 
 @dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    """How the agent retries a throttled model call."""
+class TurnPolicy:
+    """How turns run: model retries, the agent's window, and how events are written out."""
 
     max_attempts: int
+    """Model calls per cycle when the provider throttles."""
     initial_delay: int
+    """Seconds before the first retry; doubles after each."""
     window_messages: int
     """Messages the agent's sliding window keeps (older ones are dropped on overflow)."""
+    flush_seconds: float = 0.0
+    """Events arriving within this time of the previous write are written together."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,10 +112,10 @@ def _milliseconds(start: float, end: float | None) -> int | None:
 class _TurnExecution:
     """One turn's task body and the queue its response reads."""
 
-    def __init__(self, turn: PreparedTurn, storage: Storage, retry: RetryPolicy) -> None:
+    def __init__(self, turn: PreparedTurn, storage: Storage, policy: TurnPolicy) -> None:
         self._turn = turn
         self._storage = storage
-        self._retry = retry
+        self._policy = policy
         self._translator = StreamTranslator()
         self.queue: asyncio.Queue[Any] = asyncio.Queue()
 
@@ -144,9 +148,9 @@ class _TurnExecution:
             system_prompt=turn.system_prompt,
             callback_handler=None,
             record_direct_tool_call=False,
-            conversation_manager=SlidingWindowConversationManager(window_size=self._retry.window_messages),
+            conversation_manager=SlidingWindowConversationManager(window_size=self._policy.window_messages),
             retry_strategy=ModelRetryStrategy(
-                max_attempts=self._retry.max_attempts, initial_delay=self._retry.initial_delay, max_delay=60
+                max_attempts=self._policy.max_attempts, initial_delay=self._policy.initial_delay, max_delay=60
             ),
         )
         async for event in agent.stream_async(cast("list[ContentBlockInput]", turn.prompt)):
@@ -230,32 +234,57 @@ class _TurnExecution:
         return message_id, cost.total_cost
 
     async def frames(self, first: Any) -> AsyncIterator[bytes]:
-        """SSE frames from the queue until `done` (a failure ends with `stream_error`, then `done`)."""
+        """SSE frames from the queue until `done` (a failure ends with `stream_error`, then `done`).
+
+        The first event goes out at once. An event that follows a write within `flush_seconds` waits
+        out the rest of that interval, and whatever arrived meanwhile is written with it: a fast model
+        then costs one write per interval instead of one per token (the socket write is the dominant
+        cost of a stream), and no event is held back longer than the interval.
+        """
+        loop = asyncio.get_running_loop()
         item = first
-        while item is not _END:
-            if isinstance(item, _Failure):
-                for name, data in item.closing:
-                    yield encode_event(name, data)
-                yield encode_event(
-                    "stream_error", stream_error_event(item.error, session_id=self._turn.session_id)
-                )
-                yield encode_event("done", {})
-                return
-            yield encode_event(*item)
-            if item[0] == "done":
-                return
+        while True:
+            chunk = bytearray()
+            while True:
+                if item is _END:
+                    chunk += self._failure_frames(
+                        _Failure(InternalError("The answer ended unexpectedly."), [])
+                    )
+                    yield bytes(chunk)
+                    return
+                if isinstance(item, _Failure):
+                    chunk += self._failure_frames(item)
+                    yield bytes(chunk)
+                    return
+                chunk += encode_event(*item)
+                if item[0] == "done":
+                    yield bytes(chunk)
+                    return
+                if self.queue.empty():
+                    break
+                item = self.queue.get_nowait()
+            yield bytes(chunk)
+            written = loop.time()
             item = await self.queue.get()
-        error = InternalError("The answer ended unexpectedly.")
-        yield encode_event("stream_error", stream_error_event(error, session_id=self._turn.session_id))
-        yield encode_event("done", {})
+            linger = self._policy.flush_seconds - (loop.time() - written)
+            if linger > 0 and isinstance(item, tuple) and item[0] != "done":
+                await asyncio.sleep(linger)
+
+    def _failure_frames(self, failure: _Failure) -> bytes:
+        frames = [encode_event(name, data) for name, data in failure.closing]
+        frames.append(
+            encode_event("stream_error", stream_error_event(failure.error, session_id=self._turn.session_id))
+        )
+        frames.append(encode_event("done", {}))
+        return b"".join(frames)
 
 
 class TurnRunner:
     """Starts turns as tasks owned by the application, and waits for them at shutdown."""
 
-    def __init__(self, storage: Storage, retry: RetryPolicy) -> None:
+    def __init__(self, storage: Storage, policy: TurnPolicy) -> None:
         self._storage = storage
-        self._retry = retry
+        self._policy = policy
         self._tasks: set[asyncio.Task[None]] = set()
 
     @property
@@ -269,7 +298,7 @@ class TurnRunner:
         Raises:
             ChatError: the turn failed before its first event (sent as an HTTP error, not a stream).
         """
-        execution = _TurnExecution(turn, self._storage, self._retry)
+        execution = _TurnExecution(turn, self._storage, self._policy)
         task = asyncio.create_task(execution.run(), name=f"turn:{turn.session_id}")
         self._tasks.add(task)
         task.add_done_callback(self._finished)
