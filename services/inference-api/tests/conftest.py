@@ -99,7 +99,7 @@ def _is_loopback(host: object) -> bool:
 
 
 @pytest.fixture(autouse=True)
-def _no_real_providers(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+def network_guard(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     """Refuse, and fail the test for, any connection or name lookup beyond 127.0.0.1.
 
     Model providers (Bedrock, OpenAI) and AWS are reached only through fakes on loopback; a request

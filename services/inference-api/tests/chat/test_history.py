@@ -12,7 +12,7 @@ def message(
 ) -> Message:
     return Message(
         id=MessageId(f"msg-s-{index}"), index=index, role=role, content=list(blocks), status=status
-    )  # type: ignore[arg-type]
+    )
 
 
 def text(value: str) -> ContentBlock:

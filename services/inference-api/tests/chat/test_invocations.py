@@ -9,9 +9,12 @@ from conftest import SCRIPTED_MODEL_ID, Service
 from inference_testing import post_turn, text_cycle, tool_cycle, validate_events
 from strands.types.exceptions import ModelThrottledException
 
+from chat_core.assistants import Assistant
 from chat_core.costs import period_of
-from chat_core.ids import SessionId, UserId
+from chat_core.documents import Document, DocumentStatus
+from chat_core.ids import AssistantId, DocumentId, SessionId, UserId
 from chat_core.messages import MessageStatus
+from chat_rag import open_knowledge_base
 
 ALICE = UserId("alice")
 
@@ -278,3 +281,54 @@ class TestFailures:
         session = await service.storage.sessions.get(ALICE, SessionId("s-8"))
         assert session is not None
         assert session.message_count == 2
+
+
+class TestKnowledge:
+    @pytest.mark.asyncio
+    async def test_passages_reach_the_model_but_only_the_question_is_stored(
+        self, service: Service, auth: Callable[..., dict[str, str]]
+    ) -> None:
+        handbook = b"# Returns\n\nItems may be returned within 30 days with a receipt.\n"
+        await service.storage.assistants.put(
+            Assistant(
+                assistant_id=AssistantId("ast-kb"), owner_id=ALICE, name="Helper", instructions="Be brief."
+            )
+        )
+        await service.storage.documents.create(
+            Document(
+                document_id=DocumentId("DOC-1"),
+                assistant_id=AssistantId("ast-kb"),
+                filename="handbook.md",
+                content_type="text/markdown",
+                size_bytes=len(handbook),
+                storage_key="assistants/ast-kb/documents/DOC-1/handbook.md",
+                status=DocumentStatus.COMPLETE,
+            )
+        )
+        async with open_knowledge_base(service.settings.rag_config()) as knowledge:
+            await knowledge.ingest(
+                "ast-kb", "DOC-1", filename="handbook.md", content_type="text/markdown", data=handbook
+            )
+        async with service.client() as client:
+            turn = await post_turn(
+                client, auth("alice"), session_id="kb", message="Can I return items?", assistant_id="ast-kb"
+            )
+        assert turn.status == 200
+        validate_events(turn.events)
+        assert turn.names()[0] == "citation"
+        assert turn.of("citation") == [
+            {
+                "assistantId": "ast-kb",
+                "documentId": "DOC-1",
+                "fileName": "handbook.md",
+                "text": "Items may be returned within 30 days with a receipt.",
+            }
+        ]
+        prompt = service.scripted.models[0].calls[0]["messages"][-1]["content"][0]["text"]
+        assert "[1] handbook.md" in prompt
+        assert "within 30 days" in prompt
+        assert prompt.endswith("Question: Can I return items?")
+        messages = (await service.storage.messages.list(ALICE, SessionId("kb"))).items
+        assert messages[0].content[0].text == "Can I return items?"
+        assert messages[1].citations is not None
+        assert [c.document_id for c in messages[1].citations] == ["DOC-1"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import pytest
@@ -14,7 +15,7 @@ DOC = Path(__file__).resolve().parents[2] / "STREAMING.md"
 FRAME = re.compile(r"^event: (\w+)\ndata: (.*)$", re.MULTILINE)
 
 
-def examples() -> list[tuple[str, dict[str, object]]]:
+def examples() -> list[tuple[str, dict[str, Any]]]:
     return [(name, json.loads(data)) for name, data in FRAME.findall(DOC.read_text())]
 
 
