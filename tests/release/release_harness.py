@@ -150,7 +150,11 @@ def pypiserver(
     for _ in range(3):  # another process may take the probed port before the server binds it
         port = free_port()
         command: list[str | Path] = [BIN / "pypi-server", "run", "-i", "127.0.0.1", "-p", str(port), *auth]
-        command += [] if fallback else ["--disable-fallback"]
+        # Fallback: unknown names are redirected to the public index this machine uses.
+        public = (
+            os.environ.get("UV_DEFAULT_INDEX") or os.environ.get("UV_INDEX_URL") or "https://pypi.org/simple/"
+        )
+        command += ["--fallback-url", public] if fallback else ["--disable-fallback"]
         with background([*command, packages], log, env=clean_env(), cwd=packages.parent) as process:
             url = f"http://127.0.0.1:{port}"
             try:
