@@ -7,7 +7,12 @@ import sys
 import tempfile
 from pathlib import Path
 
-_OFFLINE_MARKERS = ("ConnectionError", "Max retries exceeded", "Name or service not known", "Temporary failure")
+_OFFLINE_MARKERS = (
+    "ConnectionError",
+    "Max retries exceeded",
+    "Name or service not known",
+    "Temporary failure",
+)
 
 
 def main() -> int:
@@ -15,12 +20,31 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as temp:
         requirements = Path(temp) / "requirements.txt"
         subprocess.run(
-            ["uv", "export", "--frozen", "--all-packages", "--all-extras", "--no-emit-workspace", "-o", str(requirements)],
+            [
+                "uv",
+                "export",
+                "--frozen",
+                "--all-packages",
+                "--all-extras",
+                "--no-emit-workspace",
+                "-o",
+                str(requirements),
+            ],
             check=True,
             capture_output=True,
         )
         result = subprocess.run(
-            [sys.executable, "-m", "pip_audit", "--disable-pip", "--no-deps", "-r", str(requirements), "--progress-spinner", "off"],
+            [
+                sys.executable,
+                "-m",
+                "pip_audit",
+                "--disable-pip",
+                "--no-deps",
+                "-r",
+                str(requirements),
+                "--progress-spinner",
+                "off",
+            ],
             capture_output=True,
             text=True,
             check=False,
@@ -35,6 +59,7 @@ def main() -> int:
         return 0
     print(output.splitlines()[-1] if output else "pip-audit: no output")
     return result.returncode
+
 
 if __name__ == "__main__":
     sys.exit(main())
