@@ -96,7 +96,7 @@ async def in_process(turns: int) -> list[float]:
 # --- the service, in a child process ---------------------------------------------------------------
 
 
-def serve(data_dir: str, port: int) -> None:
+def serve(data_dir: str, port: int, flush_ms: int) -> None:
     import uvicorn
     from pydantic import SecretStr
 
@@ -106,7 +106,11 @@ def serve(data_dir: str, port: int) -> None:
     from inference_api.main import create_app
 
     settings = Settings(  # type: ignore[call-arg]
-        _env_file=None, data_dir=Path(data_dir), dev_jwt_secret=SecretStr(SECRET), log_level="WARNING"
+        _env_file=None,
+        data_dir=Path(data_dir),
+        dev_jwt_secret=SecretStr(SECRET),
+        log_level="WARNING",
+        sse_flush_ms=flush_ms,
     )
 
     async def seed() -> None:
@@ -194,14 +198,16 @@ def milliseconds(seconds: float) -> str:
     return f"{seconds * 1000:.1f} ms"
 
 
-def main() -> None:
+def main(flush_ms: int) -> None:
     from chat_core.auth import mint_dev_token
 
     baseline = asyncio.run(in_process(WARMUP_TURNS + SEQUENTIAL_TURNS))[WARMUP_TURNS:]
     with tempfile.TemporaryDirectory() as data_dir:
         port = free_port()
         env = os.environ | {"PYTHONUNBUFFERED": "1"}
-        process = subprocess.Popen([sys.executable, __file__, "--serve", data_dir, str(port)], env=env)
+        process = subprocess.Popen(
+            [sys.executable, __file__, "--serve", data_dir, str(port), "--flush-ms", str(flush_ms)], env=env
+        )
         try:
             base_url = f"http://127.0.0.1:{port}"
             wait_until_up(base_url, process)
@@ -225,7 +231,8 @@ def main() -> None:
     ]
     print(
         f"inference-api, {DELTAS} text deltas per turn, SQLite storage, {os.cpu_count()} CPUs, "
-        f"Python {platform.python_version()}, {SEQUENTIAL_TURNS} sequential turns after {WARMUP_TURNS} warm-up\n"
+        f"Python {platform.python_version()}, CHAT_SSE_FLUSH_MS={flush_ms}, "
+        f"{SEQUENTIAL_TURNS} sequential turns after {WARMUP_TURNS} warm-up\n"
     )
     print("| measure | value |\n|---|---|")
     for name, value in rows:
@@ -239,8 +246,11 @@ def main() -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--serve", nargs=2, metavar=("DATA_DIR", "PORT"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--flush-ms", type=int, default=10, help="the service's CHAT_SSE_FLUSH_MS (0 = one write per event)"
+    )
     arguments = parser.parse_args()
     if arguments.serve:
-        serve(arguments.serve[0], int(arguments.serve[1]))
+        serve(arguments.serve[0], int(arguments.serve[1]), arguments.flush_ms)
     else:
-        main()
+        main(arguments.flush_ms)

@@ -26,7 +26,7 @@ from chat_storage import FileSources, resolve_files
 from inference_api.chat.schemas import FileContent
 from inference_api.models.base import AttachmentText
 
-__all__ = ["ResolvedAttachment", "attachment_texts", "resolve_attachments"]
+__all__ = ["ResolvedAttachment", "attachment_texts", "document_names", "resolve_attachments"]
 
 _IMAGE_FORMATS: Final = {"image/png": "png", "image/jpeg": "jpeg", "image/gif": "gif", "image/webp": "webp"}
 _DOCUMENT_FORMATS: Final = {

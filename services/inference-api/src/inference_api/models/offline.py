@@ -23,7 +23,7 @@ from strands.models import Model
 from chat_core.errors import ModelError
 from inference_api.models.base import Grounding
 
-__all__ = ["OfflineExtractiveModel", "estimate_tokens"]
+__all__ = ["OfflineExtractiveModel", "compose_answer", "estimate_tokens"]
 
 T = TypeVar("T", bound=BaseModel)
 
