@@ -1,0 +1,79 @@
+"""Names and shapes of the DynamoDB tables and the S3 bucket (the key design is in the README)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = ["INDEXES", "Index", "ResourceNames"]
+
+
+@dataclass(frozen=True, slots=True)
+class Index:
+    """A secondary index: both key attributes are strings, every attribute is projected."""
+
+    name: str
+    partition: str
+    sort: str
+    local: bool = False
+    """A local index shares the table's partition key and allows consistent reads."""
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceNames:
+    """Every table and bucket name, derived from one resource prefix."""
+
+    prefix: str
+    sessions: str = field(init=False)
+    messages: str = field(init=False)
+    models: str = field(init=False)
+    assistants: str = field(init=False)
+    documents: str = field(init=False)
+    files: str = field(init=False)
+    costs: str = field(init=False)
+    users: str = field(init=False)
+    bucket: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        for name in ("sessions", "messages", "models", "assistants", "documents", "files", "costs", "users"):
+            object.__setattr__(self, name, f"{self.prefix}-{name}")
+        object.__setattr__(self, "bucket", f"{self.prefix}-blobs")
+
+    def tables(self) -> dict[str, str]:
+        """Logical name -> table name, for provisioning."""
+        return {
+            name: getattr(self, name)
+            for name in (
+                "sessions",
+                "messages",
+                "models",
+                "assistants",
+                "documents",
+                "files",
+                "costs",
+                "users",
+            )
+        }
+
+
+SESSIONS_BY_LAST_MESSAGE = Index("by-last-message", "listPk", "sortKey")
+ASSISTANTS_BY_OWNER = Index("by-owner", "ownerPk", "createdSk")
+ASSISTANTS_PUBLIC = Index("public", "publicPk", "createdSk")
+ASSISTANTS_SHARED_WITH = Index("shared-with", "sharePk", "shareSk")
+DOCUMENTS_BY_CREATED = Index("by-created", "PK", "createdSk", local=True)
+FILES_BY_DATE = Index("by-date", "PK", "dateSk", local=True)
+FILES_BY_SIZE = Index("by-size", "PK", "sizeSk", local=True)
+FILES_BY_TYPE = Index("by-type", "PK", "typeSk", local=True)
+USERS_BY_EMAIL = Index("by-email", "PK", "emailKey", local=True)
+USERS_BY_NAME = Index("by-name", "PK", "nameKey", local=True)
+
+INDEXES: dict[str, tuple[Index, ...]] = {
+    "sessions": (SESSIONS_BY_LAST_MESSAGE,),
+    "messages": (),
+    "models": (),
+    "assistants": (ASSISTANTS_BY_OWNER, ASSISTANTS_PUBLIC, ASSISTANTS_SHARED_WITH),
+    "documents": (DOCUMENTS_BY_CREATED,),
+    "files": (FILES_BY_DATE, FILES_BY_SIZE, FILES_BY_TYPE),
+    "costs": (),
+    "users": (USERS_BY_EMAIL, USERS_BY_NAME),
+}
+"""Secondary indexes per logical table."""

@@ -1,0 +1,171 @@
+"""The cost ledger in DynamoDB: a record per message and monthly summaries, written in one transaction."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from chat_core.costs import (
+    CostBreakdown,
+    CostRecord,
+    ModelCostSummary,
+    UserCostSummary,
+    period_bounds,
+    period_of,
+)
+from chat_core.ids import UserId, validate_id
+from chat_storage.aws._errors import Rejected, call, transact
+from chat_storage.aws._items import attrs_of, iso, key
+
+if TYPE_CHECKING:
+    from types_aiobotocore_dynamodb import DynamoDBClient
+
+__all__ = ["DynamoCostLedger"]
+
+
+def _pk(user_id: str) -> str:
+    return f"USER#{user_id}"
+
+
+def _number(value: float | int) -> dict[str, str]:
+    """An exact DynamoDB number: floats go through their shortest repr, never binary noise."""
+    return {"N": format(Decimal(str(value)), "f")}
+
+
+_MODEL = "m."
+"""Per-model totals live on the month item as `m.<field>.<modelId>`: one item holds the whole summary."""
+
+
+class DynamoCostLedger:
+    """`CostLedger` on DynamoDB.
+
+    Per user partition `USER#{uid}`: records `RECORD#{messageId}` and one item per month
+    `PERIOD#{YYYY-MM}` holding the totals and, flattened, the per-model totals. Recording is one
+    transaction: a conditional put of the record (so a message id counts once) plus `ADD`s on the
+    month item.
+    """
+
+    def __init__(self, client: DynamoDBClient, table: str) -> None:
+        self._client = client
+        self._table = table
+
+    async def record(self, entry: CostRecord) -> bool:
+        """Store the record and add it to the month's summary atomically; `False` if already recorded."""
+        validate_id(entry.user_id, field="userId")
+        validate_id(entry.session_id, field="sessionId")
+        validate_id(entry.message_id, field="messageId")
+        pk = _pk(entry.user_id)
+        period = period_of(entry.timestamp)
+        usage = entry.usage
+        tokens = {
+            "totalInputTokens": usage.input_tokens,
+            "totalOutputTokens": usage.output_tokens,
+            "totalCacheReadTokens": usage.cache_read_input_tokens or 0,
+            "totalCacheWriteTokens": usage.cache_write_input_tokens or 0,
+        }
+        month = {
+            "totalCost": entry.cost.total_cost,
+            "totalRequests": 1,
+            "totalCacheSavings": entry.cache_savings,
+        }
+        per_model = {
+            "inputCost": entry.cost.input_cost,
+            "outputCost": entry.cost.output_cost,
+            "cacheWriteCost": entry.cost.cache_write_cost,
+            "cacheReadCost": entry.cost.cache_read_cost,
+            "totalCost": entry.cost.total_cost,
+            "requestCount": 1,
+            **tokens,
+        }
+        amounts: dict[str, float | int] = {**month, **tokens}
+        amounts |= {f"{_MODEL}{field}.{entry.model_id}": amount for field, amount in per_model.items()}
+        names = {f"#a{number}": name for number, name in enumerate(amounts)}
+        values: dict[str, Any] = {
+            f":v{number}": _number(amount) for number, amount in enumerate(amounts.values())
+        }
+        names |= {
+            "#name": f"{_MODEL}modelName.{entry.model_id}",
+            "#provider": f"{_MODEL}provider.{entry.model_id}",
+        }
+        values |= {
+            ":name": {"S": entry.model_name},
+            ":provider": {"NULL": True} if entry.provider is None else {"S": entry.provider},
+        }
+        adds = ", ".join(f"#a{number} :v{number}" for number in range(len(amounts)))
+        result = await transact(
+            "record a cost",
+            self._client,
+            [
+                {
+                    "Put": {
+                        "TableName": self._table,
+                        "Item": key(pk, f"RECORD#{entry.message_id}")
+                        | {
+                            "body": {"S": entry.model_dump_json(by_alias=True)},
+                            "timestamp": {"S": iso(entry.timestamp)},
+                        },
+                        "ConditionExpression": "attribute_not_exists(PK)",
+                    }
+                },
+                {
+                    "Update": {
+                        "TableName": self._table,
+                        "Key": key(pk, f"PERIOD#{period}"),
+                        "UpdateExpression": f"SET #name = :name, #provider = :provider ADD {adds}",
+                        "ExpressionAttributeNames": names,
+                        "ExpressionAttributeValues": values,
+                    }
+                },
+            ],
+        )
+        return not isinstance(result, Rejected)
+
+    async def summary(self, user_id: UserId, period: str) -> UserCostSummary:
+        """The user's `YYYY-MM` summary (zeros when nothing was spent): one GetItem."""
+        validate_id(user_id, field="userId")
+        start, end = period_bounds(period)
+        response = await call(
+            "read a cost summary",
+            self._client.get_item(
+                TableName=self._table, Key=key(_pk(user_id), f"PERIOD#{period}"), ConsistentRead=True
+            ),
+        )
+        month = attrs_of(response.get("Item") or {})
+        by_model: dict[str, dict[str, Any]] = {}
+        for name, value in month.items():
+            if name.startswith(_MODEL):
+                _, field, model_id = name.split(".", 2)
+                by_model.setdefault(model_id, {})[field] = value
+        models = [
+            ModelCostSummary(
+                model_id=model_id,
+                model_name=totals.get("modelName", model_id),
+                provider=totals.get("provider"),
+                total_input_tokens=totals.get("totalInputTokens", 0),
+                total_output_tokens=totals.get("totalOutputTokens", 0),
+                total_cache_read_tokens=totals.get("totalCacheReadTokens", 0),
+                total_cache_write_tokens=totals.get("totalCacheWriteTokens", 0),
+                cost_breakdown=CostBreakdown(
+                    input_cost=totals.get("inputCost", 0.0),
+                    output_cost=totals.get("outputCost", 0.0),
+                    cache_write_cost=totals.get("cacheWriteCost", 0.0),
+                    cache_read_cost=totals.get("cacheReadCost", 0.0),
+                    total_cost=totals.get("totalCost", 0.0),
+                ),
+                request_count=totals.get("requestCount", 0),
+            )
+            for model_id, totals in sorted(by_model.items())
+        ]
+        return UserCostSummary(
+            user_id=user_id,
+            period_start=start,
+            period_end=end,
+            total_cost=month.get("totalCost", 0.0),
+            models=models,
+            total_requests=month.get("totalRequests", 0),
+            total_input_tokens=month.get("totalInputTokens", 0),
+            total_output_tokens=month.get("totalOutputTokens", 0),
+            total_cache_read_tokens=month.get("totalCacheReadTokens", 0),
+            total_cache_write_tokens=month.get("totalCacheWriteTokens", 0),
+            total_cache_savings=month.get("totalCacheSavings", 0.0),
+        )

@@ -1,0 +1,178 @@
+"""Knowledge-base documents in DynamoDB: one partition per assistant, newest first by a local index."""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from chat_core._base import utc_now
+from chat_core.documents import Document, DocumentProgress
+from chat_core.errors import ConflictError
+from chat_core.ids import AssistantId, DocumentId, validate_id
+from chat_core.pagination import Page, validate_limit
+from chat_storage.aws._errors import Rejected, call, conditional
+from chat_storage.aws._items import (
+    Item,
+    attrs_of,
+    batch_delete,
+    entity_from,
+    iso,
+    key,
+    model_attrs,
+    query_all,
+    query_page,
+    serialize,
+    start_key,
+    to_item,
+)
+from chat_storage.aws._tables import DOCUMENTS_BY_CREATED
+
+if TYPE_CHECKING:
+    from types_aiobotocore_dynamodb import DynamoDBClient
+
+__all__ = ["DynamoDocumentRepository"]
+
+_DOC = "DOCUMENT#"
+
+
+def _pk(assistant_id: str) -> str:
+    return f"ASSISTANT#{assistant_id}"
+
+
+def _document_from(item: Mapping[str, Any]) -> Document:
+    return entity_from(Document, attrs_of(item))
+
+
+class DynamoDocumentRepository:
+    """`DocumentRepository` on DynamoDB: `ASSISTANT#{id}` / `DOCUMENT#{docId}`, LSI `by-created`."""
+
+    def __init__(self, client: DynamoDBClient, table: str) -> None:
+        self._client = client
+        self._table = table
+
+    async def create(self, document: Document) -> Document:
+        """Add a document; `ConflictError` if the id exists."""
+        validate_id(document.assistant_id, field="assistantId")
+        validate_id(document.document_id, field="documentId")
+        item: Item = to_item(
+            model_attrs(document)
+            | {
+                "PK": _pk(document.assistant_id),
+                "SK": f"{_DOC}{document.document_id}",
+                "createdSk": f"{iso(document.created_at)}#{document.document_id}",
+            }
+        )
+        result = await conditional(
+            "create a document",
+            self._client.put_item(
+                TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(PK)"
+            ),
+        )
+        if isinstance(result, Rejected):
+            raise ConflictError(f"Document {document.document_id!r} already exists.")
+        return document
+
+    async def get(self, assistant_id: AssistantId, document_id: DocumentId) -> Document | None:
+        """One document of one assistant."""
+        validate_id(assistant_id, field="assistantId")
+        validate_id(document_id, field="documentId")
+        response = await call(
+            "read a document",
+            self._client.get_item(
+                TableName=self._table, Key=key(_pk(assistant_id), f"{_DOC}{document_id}"), ConsistentRead=True
+            ),
+        )
+        item = response.get("Item")
+        return None if item is None else _document_from(item)
+
+    async def list(
+        self, assistant_id: AssistantId, *, limit: int = 50, cursor: str | None = None
+    ) -> Page[Document]:
+        """The assistant's documents, newest first."""
+        validate_id(assistant_id, field="assistantId")
+        validate_limit(limit)
+        pk = _pk(assistant_id)
+        items, next_cursor = await query_page(
+            self._client,
+            "list documents",
+            {
+                "TableName": self._table,
+                "IndexName": DOCUMENTS_BY_CREATED.name,
+                "KeyConditionExpression": "PK = :pk",
+                "ExpressionAttributeValues": {":pk": {"S": pk}},
+                "ScanIndexForward": False,
+                "ConsistentRead": True,
+            },
+            limit=limit,
+            key_names=("PK", "SK", "createdSk"),
+            cursor_start=start_key(cursor, fixed={"PK": pk}, prefixed={"SK": _DOC, "createdSk": ""}),
+        )
+        return Page(items=[_document_from(item) for item in items], next_cursor=next_cursor)
+
+    async def update_progress(
+        self, assistant_id: AssistantId, document_id: DocumentId, progress: DocumentProgress
+    ) -> Document | None:
+        """Apply a status change in one conditional UpdateItem; `None` when the document is gone."""
+        validate_id(assistant_id, field="assistantId")
+        validate_id(document_id, field="documentId")
+        changes: dict[str, Any] = {"status": progress.status.value, "updatedAt": iso(utc_now())}
+        for name, value in (
+            ("chunkCount", progress.chunk_count),
+            ("chunksDone", progress.chunks_done),
+            ("errorMessage", progress.error_message),
+            ("contentHash", progress.content_hash),
+        ):
+            if value is not None:
+                changes[name] = value
+        names = {f"#a{number}": name for number, name in enumerate(changes)}
+        values = {f":v{number}": serialize(value) for number, value in enumerate(changes.values())}
+        result = await conditional(
+            "update a document",
+            self._client.update_item(
+                TableName=self._table,
+                Key=key(_pk(assistant_id), f"{_DOC}{document_id}"),
+                UpdateExpression="SET "
+                + ", ".join(f"#a{number} = :v{number}" for number in range(len(changes))),
+                ConditionExpression="attribute_exists(PK)",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+                ReturnValues="ALL_NEW",
+            ),
+        )
+        return None if isinstance(result, Rejected) else _document_from(result["Attributes"])
+
+    async def delete(self, assistant_id: AssistantId, document_id: DocumentId) -> bool:
+        """Remove one document record; whether it existed."""
+        validate_id(assistant_id, field="assistantId")
+        validate_id(document_id, field="documentId")
+        response = await call(
+            "delete a document",
+            self._client.delete_item(
+                TableName=self._table,
+                Key=key(_pk(assistant_id), f"{_DOC}{document_id}"),
+                ReturnValues="ALL_OLD",
+            ),
+        )
+        return "Attributes" in response
+
+    async def delete_all(self, assistant_id: AssistantId) -> builtins.list[Document]:
+        """Remove every document record of an assistant; the removed records (for blob cleanup)."""
+        validate_id(assistant_id, field="assistantId")
+        items = await query_all(
+            self._client,
+            "list documents",
+            {
+                "TableName": self._table,
+                "KeyConditionExpression": "PK = :pk",
+                "ExpressionAttributeValues": {":pk": {"S": _pk(assistant_id)}},
+                "ConsistentRead": True,
+            },
+        )
+        await batch_delete(
+            self._client,
+            "delete documents",
+            self._table,
+            [{"PK": item["PK"], "SK": item["SK"]} for item in items],
+        )
+        return [_document_from(item) for item in items]

@@ -1,0 +1,101 @@
+"""Create the DynamoDB tables (with their indexes) and the S3 bucket; idempotent, never implicit."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from chat_storage.aws._clients import aws_clients
+from chat_storage.aws._errors import call, translate
+from chat_storage.aws._tables import INDEXES, Index, ResourceNames
+from chat_storage.config import AwsStorageConfig
+
+if TYPE_CHECKING:
+    from types_aiobotocore_dynamodb import DynamoDBClient
+    from types_aiobotocore_s3 import S3Client
+
+__all__ = ["provision", "table_definition"]
+
+_ALREADY_THERE = frozenset({"ResourceInUseException", "BucketAlreadyOwnedByYou"})
+
+
+def table_definition(table: str, indexes: tuple[Index, ...]) -> dict[str, Any]:
+    """`CreateTable` parameters: string `PK`/`SK`, on-demand billing, every index projecting all."""
+    attributes = {"PK", "SK"} | {index.partition for index in indexes} | {index.sort for index in indexes}
+    definition: dict[str, Any] = {
+        "TableName": table,
+        "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": [
+            {"AttributeName": name, "AttributeType": "S"} for name in sorted(attributes)
+        ],
+        "KeySchema": [
+            {"AttributeName": "PK", "KeyType": "HASH"},
+            {"AttributeName": "SK", "KeyType": "RANGE"},
+        ],
+    }
+    for local, parameter in ((False, "GlobalSecondaryIndexes"), (True, "LocalSecondaryIndexes")):
+        chosen = [index for index in indexes if index.local is local]
+        if chosen:
+            definition[parameter] = [
+                {
+                    "IndexName": index.name,
+                    "KeySchema": [
+                        {"AttributeName": index.partition, "KeyType": "HASH"},
+                        {"AttributeName": index.sort, "KeyType": "RANGE"},
+                    ],
+                    "Projection": {"ProjectionType": "ALL"},
+                }
+                for index in chosen
+            ]
+    return definition
+
+
+async def _create_table(dynamodb: DynamoDBClient, table: str, indexes: tuple[Index, ...]) -> None:
+    """Create one table and wait until it is active; an existing table is left as it is."""
+    try:
+        response = await dynamodb.create_table(**table_definition(table, indexes))
+    except ClientError as exc:  # JUSTIFICATION: provisioning is idempotent; an existing table is the goal.
+        if exc.response.get("Error", {}).get("Code") != "ResourceInUseException":
+            raise translate(exc, "create a table") from exc
+    except Exception as exc:
+        raise translate(exc, "create a table") from exc
+    else:
+        if response["TableDescription"].get("TableStatus") == "ACTIVE":
+            return
+    waiter = dynamodb.get_waiter("table_exists")
+    await call(
+        "wait for a table", waiter.wait(TableName=table, WaiterConfig={"Delay": 1, "MaxAttempts": 120})
+    )
+
+
+async def _create_bucket(s3: S3Client, bucket: str, region: str) -> None:
+    """Create the bucket; one this account already owns is left as it is."""
+    request: dict[str, Any] = {"Bucket": bucket}
+    if region != "us-east-1":
+        request["CreateBucketConfiguration"] = {"LocationConstraint": region}
+    try:
+        await s3.create_bucket(**request)
+    except ClientError as exc:  # JUSTIFICATION: provisioning is idempotent; an existing bucket is the goal.
+        if exc.response.get("Error", {}).get("Code") not in _ALREADY_THERE:
+            raise translate(exc, "create the bucket") from exc
+    except Exception as exc:
+        raise translate(exc, "create the bucket") from exc
+
+
+async def provision(config: AwsStorageConfig) -> None:
+    """Create every missing table (with its indexes, waiting until active) and the bucket.
+
+    For tests and `make dev`; production infrastructure is created by its own tooling. Safe to run
+    again and concurrently.
+
+    Raises:
+        UnavailableError: when AWS (or the endpoint) cannot be reached.
+    """
+    names = ResourceNames(config.resource_prefix)
+    async with aws_clients(config) as (dynamodb, s3):
+        await asyncio.gather(
+            *(_create_table(dynamodb, table, INDEXES[name]) for name, table in names.tables().items()),
+            _create_bucket(s3, names.bucket, config.region),
+        )
