@@ -6,28 +6,29 @@ from __future__ import annotations
 import ipaddress
 import socket
 import sys
-import threading
-import time
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import pytest_asyncio
-import uvicorn
 from fastapi import FastAPI
 from pydantic import SecretStr
 
 sys.path.insert(0, str(Path(__file__).parent))  # the test kit beside this file (importlib import mode)
 
-from inference_testing import ScriptedModels, managed_model, storage_for
+from inference_testing import (
+    SCRIPTED_MODEL_ID,
+    ScriptedModels,
+    Service,
+    managed_model,
+    serve_app,
+    storage_for,
+)
 
 from chat_core.auth import mint_dev_token
 from chat_core.managed_models import ModelProvider
-from chat_storage import Storage
 from inference_api.config import Settings
 from inference_api.main import create_app
 
@@ -60,25 +61,6 @@ def auth_headers(
 def auth() -> Callable[..., dict[str, str]]:
     """`auth("bob", roles=["admin"])` -> headers with a valid bearer token for that user."""
     return auth_headers
-
-
-@contextmanager
-def serve_app(app: FastAPI) -> Iterator[str]:
-    """Run `app` under uvicorn in a thread on a free loopback port; yield its base URL."""
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, access_log=False))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 @pytest.fixture
@@ -135,22 +117,6 @@ def network_guard(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     monkeypatch.setattr(socket.socket, "connect_ex", guarded_connect_ex)
     yield attempts
     assert not attempts, f"the test tried to reach the network: {attempts}"
-
-
-@dataclass
-class Service:
-    """A running inference-api on the scripted model, and a storage handle of its own."""
-
-    url: str
-    settings: Settings
-    scripted: ScriptedModels
-    storage: Storage
-
-    def client(self) -> httpx.AsyncClient:
-        return httpx.AsyncClient(base_url=self.url, timeout=30)
-
-
-SCRIPTED_MODEL_ID = "scripted-model"
 
 
 @pytest_asyncio.fixture

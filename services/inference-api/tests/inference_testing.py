@@ -9,14 +9,18 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
 import httpx
 import jsonschema
+import uvicorn
+from fastapi import FastAPI
 from strands.models import Model
 
 from chat_core.managed_models import ManagedModel, ModelProvider
@@ -294,3 +298,41 @@ def check_grammar(names: list[str], payloads: list[dict[str, Any]]) -> None:
     assert names[-2] in ("metadata", "stream_error"), names
     if names[-2] == "metadata":
         assert "cost" in payloads[-2], "the last metadata carries the turn's cost"
+
+
+# --- servers --------------------------------------------------------------------------------------
+
+
+@contextmanager
+def serve_app(app: FastAPI) -> Iterator[str]:
+    """Run `app` under uvicorn in a thread on a free loopback port; yield its base URL."""
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, access_log=False))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@dataclass
+class Service:
+    """A running inference-api on the scripted model, and a storage handle of its own."""
+
+    url: str
+    settings: Settings
+    scripted: ScriptedModels
+    storage: Storage
+
+    def client(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(base_url=self.url, timeout=30)
+
+
+SCRIPTED_MODEL_ID = "scripted-model"

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import serve_app
 from inference_testing import (
     ScriptedModels,
     managed_model,
     post_turn,
+    serve_app,
     storage_for,
     text_cycle,
     validate_events,

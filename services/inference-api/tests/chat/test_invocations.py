@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from conftest import SCRIPTED_MODEL_ID, Service
-from inference_testing import post_turn, text_cycle, tool_cycle, validate_events
+from inference_testing import SCRIPTED_MODEL_ID, Service, post_turn, text_cycle, tool_cycle, validate_events
 from strands.types.exceptions import ModelThrottledException
 
 from chat_core.assistants import Assistant

@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from conftest import Service
-from inference_testing import post_turn, text_cycle, validate_events
+from inference_testing import Service, post_turn, text_cycle, validate_events
 
 from chat_core.assistants import Assistant, AssistantStatus, Visibility
 from chat_core.files import FileUpload

@@ -7,8 +7,7 @@ import time
 from collections.abc import Callable
 
 import pytest
-from conftest import Service
-from inference_testing import post_turn, sse_events, text_cycle
+from inference_testing import Service, post_turn, sse_events, text_cycle
 
 from chat_core.costs import period_of
 from chat_core.ids import SessionId, UserId

@@ -8,8 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import SCRIPTED_MODEL_ID, Service
-from inference_testing import managed_model, post_turn
+from inference_testing import SCRIPTED_MODEL_ID, Service, managed_model, post_turn
 from pydantic import SecretStr
 
 from chat_core.auth import mint_dev_token
@@ -182,8 +181,7 @@ class TestTools:
 
     @pytest.mark.asyncio
     async def test_tools_follow_the_role_mapping(self, settings: Settings, auth: Headers) -> None:
-        from conftest import serve_app
-        from inference_testing import ScriptedModels, storage_for
+        from inference_testing import ScriptedModels, serve_app, storage_for
 
         from inference_api.main import create_app
 

@@ -12,10 +12,9 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
-from conftest import serve_app
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
-from inference_testing import managed_model, post_turn, storage_for, validate_events
+from inference_testing import managed_model, post_turn, serve_app, storage_for, validate_events
 
 from chat_core.managed_models import ModelProvider
 from inference_api.config import Settings

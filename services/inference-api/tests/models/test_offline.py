@@ -6,8 +6,7 @@ from collections.abc import Callable
 
 import httpx
 import pytest
-from conftest import serve_app
-from inference_testing import managed_model, post_turn, storage_for, validate_events
+from inference_testing import managed_model, post_turn, serve_app, storage_for, validate_events
 
 from chat_core.assistants import Assistant, Visibility
 from chat_core.documents import Document, DocumentStatus

@@ -10,10 +10,9 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
-from conftest import serve_app
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, StreamingResponse
-from inference_testing import managed_model, post_turn, storage_for, validate_events
+from inference_testing import managed_model, post_turn, serve_app, storage_for, validate_events
 from pydantic import SecretStr
 
 from chat_core.ids import SessionId, UserId
