@@ -6,13 +6,25 @@ import asyncio
 import time
 from collections.abc import Callable
 
+import httpx
 import pytest
-from inference_testing import Service, post_turn, sse_events, text_cycle
+from inference_testing import (
+    ScriptedModels,
+    Service,
+    managed_model,
+    post_turn,
+    serve_app,
+    sse_events,
+    storage_for,
+    text_cycle,
+)
 
 from chat_core.costs import period_of
 from chat_core.ids import SessionId, UserId
 from chat_core.messages import MessageStatus
 from chat_core.sessions import SessionMetadata
+from inference_api.config import Settings
+from inference_api.main import create_app
 
 Headers = Callable[..., dict[str, str]]
 ALICE = UserId("alice")
@@ -89,3 +101,30 @@ class TestConcurrentTurns:
         session = await service.storage.sessions.get(ALICE, SessionId("busy"))
         assert session is not None
         assert session.message_count == turns + 1
+
+
+class TestShutdown:
+    @pytest.mark.asyncio
+    async def test_shutdown_waits_for_running_turns_to_be_stored(
+        self, settings: Settings, auth: Headers
+    ) -> None:
+        scripted = ScriptedModels(script=lambda: [text_cycle(LONG_ANSWER, pause=0.02)])
+        async with storage_for(settings) as storage:
+            await storage.managed_models.create(managed_model())
+            with serve_app(create_app(settings, model_factory=scripted)) as url:
+                async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+                    body = {"session_id": "s-stop", "message": "Keep going"}
+                    async with client.stream(
+                        "POST", "/invocations", json=body, headers=auth("alice")
+                    ) as response:
+                        async for name, _ in sse_events(response):
+                            if name == "content_block_delta":
+                                break
+            # The server has stopped: its lifespan waited for the turn before closing storage.
+            # (With CHAT_SHUTDOWN_GRACE_SECONDS=0 the turn is cancelled and stored as failed instead.)
+            session = await storage.sessions.get(ALICE, SessionId("s-stop"))
+            assert session is not None
+            assert session.message_count == 1
+            messages = (await storage.messages.list(ALICE, SessionId("s-stop"))).items
+            assert messages[1].status is MessageStatus.COMPLETE
+            assert messages[1].content[0].text == LONG_ANSWER
