@@ -163,11 +163,20 @@ class TestAuth:
 
 class TestAccessLog:
     def test_one_timed_line_per_request(self, base_url: str, caplog: pytest.LogCaptureFixture) -> None:
+        def health_lines() -> list[logging.LogRecord]:
+            return [
+                r
+                for r in caplog.records
+                if r.name == "app_api.access" and getattr(r, "path", "") == "/health"
+            ]
+
         with caplog.at_level(logging.INFO, logger="app_api.access"):
             response = httpx.get(f"{base_url}/health")
-        records = [
-            r for r in caplog.records if r.name == "app_api.access" and getattr(r, "path", "") == "/health"
-        ]
+            # The line is written once the response is sent: give the server thread a moment.
+            deadline = time.monotonic() + 5
+            while not health_lines() and time.monotonic() < deadline:
+                time.sleep(0.01)
+        records = health_lines()
         assert len(records) == 1
         assert records[0].status == 200  # type: ignore[attr-defined]
         assert records[0].durationMs >= 0  # type: ignore[attr-defined]
