@@ -54,9 +54,10 @@ def start_moto_server() -> Any:
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
-    server._server.app = _one_request_at_a_time(server._server.app)
+    wsgi: Any = server._server
+    wsgi.app = _one_request_at_a_time(wsgi.app)
     # Nagle's algorithm meets delayed ACKs on responses written in pieces: ~40 ms per request.
-    server._server.RequestHandlerClass.disable_nagle_algorithm = True
+    wsgi.RequestHandlerClass.disable_nagle_algorithm = True
     return server
 
 

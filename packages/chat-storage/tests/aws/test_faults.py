@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from aiobotocore.awsrequest import AioAWSResponse
+from botocore.awsrequest import HTTPHeaders
 
 from chat_core.assistants import Assistant, AssistantStatus
 from chat_core.costs import CostRecord, PricingSnapshot, TokenUsage
@@ -231,12 +232,14 @@ class _Injector:
         self.calls[operation] += 1
         if event_name.startswith("before-send.s3"):
             body = f"<Error><Code>{self.code}</Code><Message>injected</Message></Error>".encode()
-            headers = {"Content-Type": "application/xml"}
+            content_type = "application/xml"
         else:
             body = json.dumps(
                 {"__type": f"com.amazonaws.dynamodb.v20120810#{self.code}", "message": "injected"}
             ).encode()
-            headers = {"Content-Type": "application/x-amz-json-1.0"}
+            content_type = "application/x-amz-json-1.0"
+        headers = HTTPHeaders()
+        headers["Content-Type"] = content_type
         return AioAWSResponse(request.url, self.status, headers, _Body(body))
 
 
