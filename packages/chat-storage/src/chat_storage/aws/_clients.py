@@ -9,7 +9,9 @@ from typing import TYPE_CHECKING, Any
 
 import aioboto3
 from aiobotocore.config import AioConfig
+from aiobotocore.session import AioSession
 from botocore.handlers import add_expect_header
+from botocore.loaders import Loader, create_loader
 
 from chat_storage.config import AwsStorageConfig
 
@@ -41,12 +43,20 @@ def botocore_config(config: AwsStorageConfig, *, s3: bool = False) -> AioConfig:
 
 
 @functools.cache
-def _session() -> aioboto3.Session:
-    """One session per process: botocore parses the service models (large JSON files) once per session.
+def _service_models() -> Loader:
+    """The loader of botocore's service models and endpoint rules, shared by every session.
 
-    Nothing configuration-specific is stored on it; credentials and region go to each client.
+    Those JSON files are large; sharing the loader parses them once per process. It holds only that
+    read-only data.
     """
-    return aioboto3.Session()
+    return create_loader()
+
+
+def _session() -> aioboto3.Session:
+    """A fresh session (credentials and their caches stay per session) on the shared model loader."""
+    botocore_session = AioSession()
+    botocore_session.register_component("data_loader", _service_models())
+    return aioboto3.Session(botocore_session=botocore_session)
 
 
 @asynccontextmanager
