@@ -132,11 +132,25 @@ class TestQuota:
         assert error["detail"] == {"currentUsage": 60, "maxAllowed": 100, "requiredSpace": 50}
         assert alice.get("/files/quota").json() == {"usedBytes": 60, "maxBytes": 100, "fileCount": 1}
 
+
+class TestConcurrentQuota:
+    """On sqlite only: moto applies concurrent DynamoDB transactions without isolation (measured: 4 of
+    8 passed the condition), so on aws the conditional reservation is covered by the sequential test."""
+
     @pytest.mark.asyncio
-    async def test_concurrent_presigns_cannot_exceed_the_quota(self, api: Api, small_quota_app: Any) -> None:
-        alice = api(base_url=small_quota_app.base_url)
+    async def test_concurrent_presigns_cannot_exceed_the_quota(
+        self,
+        tmp_path: Path,
+        auth: Callable[..., dict[str, str]],
+        settings_for: Callable[..., Any],
+        start_app: Callable[[Any], AbstractContextManager[Any]],
+    ) -> None:
         body = {"sessionId": "s-1", "filename": "a.txt", "mimeType": "text/plain", "sizeBytes": 30}
-        async with httpx.AsyncClient(base_url=small_quota_app.base_url, headers=alice.headers) as client:
-            responses = await asyncio.gather(*(client.post("/files/presign", json=body) for _ in range(8)))
+        with start_app(settings_for(tmp_path, file_user_quota_bytes=100)) as app:
+            async with httpx.AsyncClient(base_url=app.base_url, headers=auth("alice")) as client:
+                responses = await asyncio.gather(
+                    *(client.post("/files/presign", json=body) for _ in range(8))
+                )
+                quota = (await client.get("/files/quota")).json()
         assert sorted(response.status_code for response in responses) == [200] * 3 + [429] * 5
-        assert alice.get("/files/quota").json()["usedBytes"] == 90
+        assert quota["usedBytes"] == 90

@@ -1,16 +1,21 @@
-"""Console script: `app-api [--host H] [--port P]` serves the API; `app-api dev-token` mints a token."""
+"""Console script: `app-api [--host H] [--port P]` serves the API.
+
+`app-api dev-token` mints a development token; `app-api openapi` prints the OpenAPI document
+(committed as `services/app-api/openapi.json`).
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 
 import uvicorn
 
-from app_api.config import Environment, get_settings
+from app_api.config import Environment, Settings, get_settings
 from chat_core.logs import configure_logging
 
-__all__ = ["main"]
+__all__ = ["main", "openapi_document"]
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -24,12 +29,23 @@ def _parser() -> argparse.ArgumentParser:
     token.add_argument("--name", default=None, help="display name (default: the user id, capitalised)")
     token.add_argument("--roles", default="", help="comma-separated roles, e.g. admin")
     token.add_argument("--expires-in", type=int, default=12 * 3600, help="lifetime in seconds")
+    commands.add_parser("openapi", help="print the OpenAPI document as JSON")
     return parser
+
+
+def openapi_document() -> str:
+    """The app's OpenAPI document, as committed in `services/app-api/openapi.json`."""
+    from app_api.main import create_app
+
+    return json.dumps(create_app(Settings(_env_file=None)).openapi(), indent=2, ensure_ascii=False) + "\n"
 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the `app-api` console script."""
     args = _parser().parse_args(argv)
+    if args.command == "openapi":
+        sys.stdout.write(openapi_document())
+        return
     settings = get_settings()
     if args.command == "dev-token":
         from app_api.security import dev_jwt_secret

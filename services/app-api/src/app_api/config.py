@@ -74,7 +74,6 @@ class Settings(BaseSettings):
     """Largest chat attachment (the original's 4 MB)."""
     file_user_quota_bytes: int = Field(default=1024 * 1024 * 1024, ge=1)
     """Bytes of attachments one user may hold, pending uploads included (the original's 1 GB)."""
-    file_max_per_message: int = Field(default=5, ge=1)
     file_allowed_types: Annotated[frozenset[str], NoDecode] = DEFAULT_ALLOWED_TYPES
     """MIME types accepted for chat attachments (comma-separated)."""
     file_upload_expires_in: int = Field(default=900, ge=60, le=7 * 24 * 3600)
@@ -148,7 +147,6 @@ class Settings(BaseSettings):
         return UploadPolicy(
             max_file_bytes=self.file_max_bytes,
             user_quota_bytes=self.file_user_quota_bytes,
-            max_files_per_message=self.file_max_per_message,
             allowed_types=frozenset(kind.lower() for kind in self.file_allowed_types),
         )
 

@@ -7,6 +7,7 @@ generic `internal_error` with nothing of their text, stack or SQL.
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any, Final
 
 from fastapi import FastAPI, Request
@@ -141,11 +142,30 @@ async def _handle_validation_error(request: Request, exc: Exception) -> JSONResp
     )
 
 
+def _allowed_methods(request: Request) -> str | None:
+    """The methods the API documents for this path, from its most specific template (fewest parameters).
+
+    Starlette would name only the methods of the first route that matched the path.
+    """
+    path = request.url.path
+    by_specificity: dict[int, set[str]] = {}
+    for template, operations in request.app.openapi().get("paths", {}).items():
+        pattern = re.sub(r"\\{[^/]+?\\}", "[^/]+", re.escape(template))
+        if re.fullmatch(pattern, path):
+            by_specificity.setdefault(template.count("{"), set()).update(
+                method.upper() for method in operations
+            )
+    return ", ".join(sorted(by_specificity[min(by_specificity)])) if by_specificity else None
+
+
 async def _handle_http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = _CODE_BY_STATUS.get(exc.status_code, ErrorCode.INTERNAL_ERROR)
     message = "No such route." if exc.status_code == 404 else str(exc.detail)
-    return error_response(exc.status_code, code, message, headers=dict(exc.headers or {}))
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405 and (allowed := _allowed_methods(request)):
+        headers["Allow"] = allowed
+    return error_response(exc.status_code, code, message, headers=headers)
 
 
 def add_exception_handlers(app: FastAPI) -> None:

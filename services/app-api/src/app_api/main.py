@@ -33,6 +33,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         lifespan=lifespan_for(settings),
         responses={
+            400: {"model": ErrorBody, "description": "The request body cannot be read"},
             401: {"model": ErrorBody, "description": "Missing or invalid bearer token"},
             422: {"model": ErrorBody, "description": "Invalid request"},
             500: {"model": ErrorBody, "description": "Unexpected error"},

@@ -20,7 +20,8 @@ async def read_cost_summary(
     user: CurrentUser,
     storage: StorageDep,
     period: Annotated[
-        str | None, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM (default: this month)")
+        str | None,
+        Query(pattern=r"^[1-9]\d{3}-(0[1-9]|1[0-2])$", description="YYYY-MM (default: this month)"),
     ] = None,
 ) -> UserCostSummary:
     """The caller's usage and cost for a month, by model."""

@@ -1,4 +1,7 @@
-"""Background ingestion: each document in its own task, at most `concurrency` of them at once.
+"""Background ingestion: one task per document, at most `concurrency` at once, one per assistant.
+
+An assistant's documents share one index file: concurrent first writes into a new SQLite index were
+measured to fail a document with "no such table", or to stall for the busy timeout.
 
 A task records its outcome on the document (status, chunk progress, a readable `errorMessage`); it
 has no caller to raise to. Tasks are per process: a document already running here is never started
@@ -10,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import weakref
 
 from app_api.documents import service
 from app_api.knowledge import KnowledgeBases
@@ -38,6 +42,7 @@ class IngestionRunner:
         self._blobs = blobs
         self._knowledge = knowledge
         self._slots = asyncio.Semaphore(concurrency)
+        self._per_assistant: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._tasks: dict[_Key, asyncio.Task[Document | None]] = {}
 
     def is_running(self, assistant_id: str, document_id: str) -> bool:
@@ -51,6 +56,7 @@ class IngestionRunner:
             return False
         task = asyncio.create_task(self._run(document), name=f"ingest {document.document_id}")
         self._tasks[key] = task
+        logger.info("ingestion of %s queued", document.document_id)
         task.add_done_callback(functools.partial(self._finished, key))
         return True
 
@@ -61,12 +67,18 @@ class IngestionRunner:
             await asyncio.wait([task])
 
     async def _run(self, document: Document) -> Document | None:
-        async with self._slots:
+        assistant_lock = self._per_assistant.setdefault(document.assistant_id, asyncio.Lock())
+        async with assistant_lock, self._slots:
             return await service.ingest_document(self._documents, self._blobs, self._knowledge, document)
 
     def _finished(self, key: _Key, task: asyncio.Task[Document | None]) -> None:
         self._tasks.pop(key, None)
-        if not task.cancelled() and (error := task.exception()) is not None:
+        if task.cancelled():
+            logger.info("ingestion of %s cancelled", key[1])
+        elif (error := task.exception()) is None:
+            outcome = task.result()
+            logger.info("ingestion of %s ended: %s", key[1], outcome.status.value if outcome else "deleted")
+        else:
             # The outcome could not even be recorded (storage down): the document stays in progress
             # and can be retried once storage is back.
             logger.error("ingestion of %s could not record its outcome", key[1], exc_info=error)

@@ -1,0 +1,260 @@
+"""Ingestion in the background: progress, a transient failure then a successful retry, the lazy start
+of a document whose upload arrived without a trigger, and the runner's concurrency bounds."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from pydantic import SecretStr
+
+from app_api.documents import service
+from app_api.knowledge import KnowledgeBases
+from chat_core.documents import Document, DocumentProgress, DocumentStatus
+from chat_core.ids import AssistantId, DocumentId
+from chat_rag import RagConfig, SqliteIndexConfig
+from chat_storage import LocalStorageConfig, open_storage
+
+CheckError = Callable[..., dict[str, Any]]
+Serve = Callable[[FastAPI], AbstractContextManager[str]]
+TEXT = "\n\n".join(
+    f"Paragraph {index}: the river otter dives for fish near the old mill." for index in range(60)
+)
+
+
+class FakeEmbeddings:
+    """An OpenAI-compatible `/v1/embeddings` that refuses with 401 until `healthy` is set."""
+
+    def __init__(self) -> None:
+        self.healthy = False
+        self.calls = 0
+        self.app = FastAPI()
+        self.app.post("/v1/embeddings")(self.embeddings)
+
+    async def embeddings(self, request: Request) -> JSONResponse:
+        self.calls += 1
+        body = await request.json()
+        if not self.healthy:
+            return JSONResponse({"error": {"message": "Incorrect API key provided."}}, status_code=401)
+        vectors = [
+            [1.0 + byte for byte in hashlib.sha256(text.encode()).digest()[:8]] for text in body["input"]
+        ]
+        data = [
+            {"object": "embedding", "index": index, "embedding": vector}
+            for index, vector in enumerate(vectors)
+        ]
+        return JSONResponse({"object": "list", "data": data, "model": body["model"]})
+
+
+@pytest.fixture
+def embeddings_app(
+    tmp_path: Path,
+    serve: Serve,
+    settings_for: Callable[..., Any],
+    start_app: Callable[[Any], AbstractContextManager[Any]],
+) -> Iterator[tuple[FakeEmbeddings, Any]]:
+    """The app (sqlite) with an OpenAI-compatible embedder served by `FakeEmbeddings`."""
+    fake = FakeEmbeddings()
+    with serve(fake.app) as fake_url:
+        settings = settings_for(
+            tmp_path,
+            rag_embedder="openai",
+            rag_openai_base_url=f"{fake_url}/v1",
+            rag_openai_model="fake-embed",
+            rag_openai_api_key=SecretStr("sk-test"),
+        )
+        with start_app(settings) as live:
+            yield fake, live
+
+
+def client_for(live: Any, auth: Callable[..., dict[str, str]]) -> httpx.Client:
+    return httpx.Client(base_url=live.base_url, headers=auth("alice"), timeout=30)
+
+
+def wait_for(client: httpx.Client, path: str, *statuses: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 60
+    while True:
+        document: dict[str, Any] = client.get(path).json()
+        if document["status"] in statuses:
+            return document
+        assert time.monotonic() < deadline, document
+        time.sleep(0.05)
+
+
+class TestRetry:
+    def test_a_transient_failure_shows_its_reason_and_a_retry_completes(
+        self,
+        embeddings_app: tuple[FakeEmbeddings, Any],
+        auth: Callable[..., dict[str, str]],
+        check_error: CheckError,
+    ) -> None:
+        fake, live = embeddings_app
+        with client_for(live, auth) as alice:
+            assistant_id = alice.post("/assistants", json={"name": "Otters"}).json()["assistantId"]
+            data = TEXT.encode()
+            grant = alice.post(
+                f"/assistants/{assistant_id}/documents/upload-url",
+                json={"filename": "otters.txt", "contentType": "text/plain", "sizeBytes": len(data)},
+            ).json()
+            httpx.put(grant["uploadUrl"], content=data, headers={"Content-Type": "text/plain"})
+            path = f"/assistants/{assistant_id}/documents/{grant['documentId']}"
+            failed = wait_for(alice, path, "failed", "complete")
+            assert failed["status"] == "failed"
+            assert "HTTP 401" in failed["errorMessage"]
+            assert "Incorrect API key" in failed["errorMessage"]
+            fake.healthy = True
+            retried = alice.post(f"{path}/retry")
+            assert retried.status_code == 202
+            assert retried.json()["errorMessage"] is None
+            done = wait_for(alice, path, "complete", "failed")
+            assert done["status"] == "complete", done
+            assert done["chunkCount"] > 1
+            assert done["chunksDone"] == done["chunkCount"]
+            check_error(alice.post(f"{path}/retry"), 409, "conflict")
+
+
+class RecordingDocuments:
+    """The real document repository, recording every progress update it applies."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+        self.updates: list[DocumentProgress] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    async def update_progress(self, assistant_id: Any, document_id: Any, progress: DocumentProgress) -> Any:
+        self.updates.append(progress)
+        return await self._inner.update_progress(assistant_id, document_id, progress)
+
+
+class TestProgress:
+    @pytest.mark.asyncio
+    async def test_status_moves_through_chunking_and_embedding_with_chunk_counts(
+        self, tmp_path: Path
+    ) -> None:
+        config = LocalStorageConfig(data_dir=tmp_path, blob_signing_secret=SecretStr("s"))
+        knowledge = KnowledgeBases(
+            RagConfig(index=SqliteIndexConfig(data_dir=tmp_path), chunk_tokens=32, chunk_overlap_tokens=4)
+        )
+        async with open_storage(config) as storage:
+            documents = RecordingDocuments(storage.documents)
+            document = Document(
+                document_id=DocumentId("DOC-000000000001"),
+                assistant_id=AssistantId("ast-000000000001"),
+                filename="otters.txt",
+                content_type="text/plain",
+                size_bytes=len(TEXT),
+                storage_key="assistants/ast-000000000001/documents/DOC-000000000001/otters.txt",
+            )
+            await documents.create(document)
+            await storage.blobs.put(document.storage_key, TEXT.encode(), content_type="text/plain")
+            try:
+                finished = await service.ingest_document(documents, storage.blobs, knowledge, document)
+            finally:
+                await knowledge.aclose()
+        assert finished is not None
+        assert finished.status is DocumentStatus.COMPLETE
+        statuses = [update.status for update in documents.updates]
+        assert statuses[0] is DocumentStatus.CHUNKING
+        assert statuses[-1] is DocumentStatus.COMPLETE
+        embedding = [update for update in documents.updates if update.status is DocumentStatus.EMBEDDING]
+        assert len(embedding) >= 3
+        assert all(update.chunk_count == finished.chunk_count for update in embedding)
+        done = [update.chunks_done or 0 for update in embedding]
+        assert done == sorted(done)
+        assert done[0] == 0
+
+
+class TestLazyStart:
+    def test_an_arrived_upload_starts_when_the_document_is_read(
+        self, sqlite_live: Any, auth: Callable[..., dict[str, str]]
+    ) -> None:
+        """As after a restart that lost the trigger (or an S3 upload nobody confirmed)."""
+        with httpx.Client(base_url=sqlite_live.base_url, headers=auth("lazy-reader"), timeout=30) as alice:
+            assistant_id = alice.post("/assistants", json={"name": "Otters"}).json()["assistantId"]
+            grant = alice.post(
+                f"/assistants/{assistant_id}/documents/upload-url",
+                json={"filename": "otters.md", "contentType": "text/markdown", "sizeBytes": 60},
+            ).json()
+            path = f"/assistants/{assistant_id}/documents/{grant['documentId']}"
+            key = f"assistants/{assistant_id}/documents/{grant['documentId']}/otters.md"
+
+            async def store_behind_its_back() -> None:
+                async with open_storage(sqlite_live.storage_config()) as storage:
+                    await storage.blobs.put(
+                        key, b"# Otters\n\nOtters hold hands while they sleep.", content_type="text/markdown"
+                    )
+
+            asyncio.run(store_behind_its_back())
+            assert wait_for(alice, path, "complete", "failed")["status"] == "complete"
+
+
+class CountingKnowledge:
+    """Stands in for the knowledge base to observe how many ingestions overlap (per assistant and overall)."""
+
+    def __init__(self) -> None:
+        self.running: dict[str, int] = {}
+        self.most_per_assistant = 0
+        self.most_overall = 0
+
+    async def get(self) -> CountingKnowledge:
+        return self
+
+    async def ingest(self, assistant_id: str, document_id: str, **_: Any) -> Any:
+        from chat_rag import IngestResult
+
+        self.running[assistant_id] = self.running.get(assistant_id, 0) + 1
+        self.most_per_assistant = max(self.most_per_assistant, self.running[assistant_id])
+        self.most_overall = max(self.most_overall, sum(self.running.values()))
+        await asyncio.sleep(0.05)
+        self.running[assistant_id] -= 1
+        return IngestResult(chunk_count=1, content_hash="0" * 64, skipped=False)
+
+
+class TestRunner:
+    @pytest.mark.asyncio
+    async def test_bounded_overall_and_one_at_a_time_per_assistant(self, tmp_path: Path) -> None:
+        from app_api.documents.ingestion import IngestionRunner
+
+        knowledge = CountingKnowledge()
+        async with open_storage(
+            LocalStorageConfig(data_dir=tmp_path, blob_signing_secret=SecretStr("s"))
+        ) as storage:
+            runner = IngestionRunner(storage.documents, storage.blobs, knowledge, concurrency=2)  # type: ignore[arg-type]
+            documents = []
+            for assistant, count in (
+                ("ast-00000000000a", 3),
+                ("ast-00000000000b", 2),
+                ("ast-00000000000c", 2),
+            ):
+                for index in range(count):
+                    document = Document(
+                        document_id=DocumentId(f"DOC-{assistant[-1]}0000000000{index}"),
+                        assistant_id=AssistantId(assistant),
+                        filename="a.txt",
+                        content_type="text/plain",
+                        size_bytes=1,
+                        storage_key=f"assistants/{assistant}/documents/{index}/a.txt",
+                    )
+                    await storage.documents.create(document)
+                    await storage.blobs.put(document.storage_key, b"x", content_type="text/plain")
+                    documents.append(document)
+            assert all(runner.start(document) for document in documents)
+            assert not runner.start(documents[0])  # already under way
+            for document in documents:
+                await runner.wait(document.assistant_id, document.document_id)
+            stored = [await storage.documents.get(d.assistant_id, d.document_id) for d in documents]
+            await runner.aclose()
+        assert [document.status for document in stored if document] == [DocumentStatus.COMPLETE] * 7
+        assert knowledge.most_per_assistant == 1
+        assert knowledge.most_overall == 2
