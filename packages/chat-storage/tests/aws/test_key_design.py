@@ -291,3 +291,23 @@ class TestCursors:
                 await storage.messages.list(
                     ALICE, SessionId("s-1"), cursor=encode_cursor(decode_cursor(cursor) | {"x": "y"})
                 )
+
+    @pytest.mark.asyncio
+    async def test_a_cursor_of_the_same_partition_but_other_filters_is_refused(
+        self, aws_storage_config: AwsStorageConfig
+    ) -> None:
+        async with opened(aws_storage_config) as (storage, _, _, _):
+            for number in range(3):
+                await storage.assistants.put(
+                    Assistant(assistant_id=AssistantId(f"ast-00000000000{number}"), owner_id=ALICE, name="A")
+                )
+            complete = frozenset({AssistantStatus.COMPLETE})
+            cursor = (await storage.assistants.list_owned(ALICE, statuses=complete, limit=1)).next_cursor
+            assert cursor is not None
+            assert (
+                len((await storage.assistants.list_owned(ALICE, statuses=complete, cursor=cursor)).items) == 2
+            )
+            with pytest.raises(InvalidInputError):
+                await storage.assistants.list_owned(
+                    ALICE, statuses=complete | {AssistantStatus.DRAFT}, cursor=cursor
+                )

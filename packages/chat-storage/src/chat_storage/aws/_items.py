@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -24,6 +25,7 @@ __all__ = [
     "attrs_of",
     "batch_delete",
     "batch_get",
+    "cursor_of",
     "entity_from",
     "iso",
     "key",
@@ -47,6 +49,7 @@ _BATCH_GET_SIZE = 100
 _BATCH_WRITE_SIZE = 25
 _BATCH_ATTEMPTS = 6
 _MAX_CURSOR_VALUE = 2048
+_LISTING = "listing"
 
 
 def iso(moment: datetime) -> str:
@@ -98,16 +101,23 @@ def entity_from(cls: type[M], attrs: Mapping[str, Any]) -> M:
     return cls.model_validate({name: value for name, value in attrs.items() if name in fields})
 
 
+def _listing_tag(listing: str) -> str:
+    return hashlib.sha256(listing.encode()).hexdigest()[:16]
+
+
 def start_key(
     cursor: str | None,
     *,
+    listing: str,
     fixed: Mapping[str, str],
     prefixed: Mapping[str, str],
 ) -> Item | None:
-    """The `ExclusiveStartKey` a cursor stands for, after checking it belongs to this listing.
+    """The `ExclusiveStartKey` a cursor stands for, after checking it was issued for this listing.
 
     Args:
         cursor: The opaque `next_cursor` of a previous page, or `None` for the first page.
+        listing: What is listed, with every filter and order (e.g. `files|date|desc|ready|-`); a cursor
+            carries a digest of it, so one listing's cursor is refused by another.
         fixed: Key attributes that must equal these values (the caller's partition).
         prefixed: Key attributes that must start with these prefixes.
 
@@ -117,22 +127,25 @@ def start_key(
     if cursor is None:
         return None
     position = decode_cursor(cursor)
-    expected = set(fixed) | set(prefixed)
+    expected = set(fixed) | set(prefixed) | {_LISTING}
     valid = set(position) == expected and all(
         isinstance(value, str) and 0 < len(value) <= _MAX_CURSOR_VALUE for value in position.values()
     )
     valid = (
         valid
+        and position[_LISTING] == _listing_tag(listing)
         and all(position[name] == value for name, value in fixed.items())
         and all(position[name].startswith(prefix) for name, prefix in prefixed.items())
     )
     if not valid:
         raise InvalidInputError("The pagination cursor does not belong to this listing.", field="cursor")
-    return {name: {"S": value} for name, value in position.items()}
+    return {name: {"S": value} for name, value in position.items() if name != _LISTING}
 
 
-def _cursor_of(item: Mapping[str, Any], key_names: Iterable[str]) -> str:
-    return encode_cursor({name: item[name]["S"] for name in key_names})
+def cursor_of(item: Mapping[str, Any], key_names: Iterable[str], *, listing: str) -> str:
+    """The cursor that continues `listing` right after `item`."""
+    position = {name: item[name]["S"] for name in key_names}
+    return encode_cursor(position | {_LISTING: _listing_tag(listing)})
 
 
 async def query_page(
@@ -142,6 +155,7 @@ async def query_page(
     *,
     limit: int,
     key_names: Sequence[str],
+    listing: str,
     cursor_start: Item | None,
 ) -> tuple[list[Item], str | None]:
     """One page of a Query: up to `limit` items and a cursor that is `None` on the last page.
@@ -155,6 +169,7 @@ async def query_page(
         params: Query parameters without `Limit` and `ExclusiveStartKey`.
         limit: Page size.
         key_names: The table and index key attributes (what a cursor holds).
+        listing: The listing's description, as given to `start_key`.
         cursor_start: The decoded cursor, from `start_key`.
     """
     collected: list[Item] = []
@@ -167,7 +182,7 @@ async def query_page(
         collected.extend(response.get("Items", []))
         if len(collected) > limit:
             page = collected[:limit]
-            return page, _cursor_of(page[-1], key_names)
+            return page, cursor_of(page[-1], key_names, listing=listing)
         start = response.get("LastEvaluatedKey")
         if not start:
             return collected, None

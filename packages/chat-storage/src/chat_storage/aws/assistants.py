@@ -10,13 +10,14 @@ from chat_core._base import utc_now
 from chat_core.assistants import Assistant, AssistantShare, AssistantStatus, Visibility
 from chat_core.errors import ConflictError, InvalidInputError
 from chat_core.ids import AssistantId, UserId, validate_email, validate_id
-from chat_core.pagination import Page, encode_cursor, validate_limit
+from chat_core.pagination import Page, validate_limit
 from chat_storage.aws._errors import Rejected, call, conditional
 from chat_storage.aws._items import (
     Item,
     attrs_of,
     batch_delete,
     batch_get,
+    cursor_of,
     entity_from,
     iso,
     key,
@@ -145,6 +146,7 @@ class DynamoAssistantRepository:
         partition_attr: str,
         partition: str,
         *,
+        listing: str,
         limit: int,
         cursor: str | None,
         extra: Mapping[str, Any] | None = None,
@@ -167,8 +169,10 @@ class DynamoAssistantRepository:
             params,
             limit=limit,
             key_names=("PK", "SK", partition_attr, "createdSk"),
+            listing=listing,
             cursor_start=start_key(
                 cursor,
+                listing=listing,
                 fixed={partition_attr: partition, "SK": _META},
                 prefixed={"PK": "ASSISTANT#", "createdSk": ""},
             ),
@@ -194,6 +198,7 @@ class DynamoAssistantRepository:
             ASSISTANTS_BY_OWNER.name,
             ASSISTANTS_BY_OWNER.partition,
             f"OWNER#{owner_id}",
+            listing="owned|" + ",".join(sorted(statuses)),
             limit=limit,
             cursor=cursor,
             extra={
@@ -210,6 +215,7 @@ class DynamoAssistantRepository:
             ASSISTANTS_PUBLIC.name,
             ASSISTANTS_PUBLIC.partition,
             _PUBLIC,
+            listing="public",
             limit=limit,
             cursor=cursor,
         )
@@ -227,6 +233,7 @@ class DynamoAssistantRepository:
         partition = _share_pk(address)
         start = start_key(
             cursor,
+            listing="shared-with",
             fixed={"sharePk": partition},
             prefixed={"PK": "ASSISTANT#", "SK": _SHARE, "shareSk": ""},
         )
@@ -263,7 +270,7 @@ class DynamoAssistantRepository:
                         found.append((share, assistant))
             if len(found) > limit:
                 page = found[:limit]
-                next_cursor = encode_cursor({name: page[-1][0][name]["S"] for name in key_names})
+                next_cursor = cursor_of(page[-1][0], key_names, listing="shared-with")
                 return Page(items=[assistant for _, assistant in page], next_cursor=next_cursor)
             start = response.get("LastEvaluatedKey")
             if not start:

@@ -106,7 +106,10 @@ class DynamoDocumentRepository:
             },
             limit=limit,
             key_names=("PK", "SK", "createdSk"),
-            cursor_start=start_key(cursor, fixed={"PK": pk}, prefixed={"SK": _DOC, "createdSk": ""}),
+            listing="documents",
+            cursor_start=start_key(
+                cursor, listing="documents", fixed={"PK": pk}, prefixed={"SK": _DOC, "createdSk": ""}
+            ),
         )
         return Page(items=[_document_from(item) for item in items], next_cursor=next_cursor)
 

@@ -276,6 +276,7 @@ class DynamoFileRepository:
         validate_limit(limit)
         index = _SORT_INDEXES[sort_by]
         pk = _pk(user_id)
+        listing = f"files|{sort_by}|{sort_order}|{status}|{session_id or ''}"
         params: dict[str, Any] = {
             "TableName": self._table,
             "IndexName": index.name,
@@ -300,7 +301,10 @@ class DynamoFileRepository:
             params,
             limit=limit,
             key_names=("PK", "SK", index.sort),
-            cursor_start=start_key(cursor, fixed={"PK": pk}, prefixed={"SK": _FILE, index.sort: ""}),
+            listing=listing,
+            cursor_start=start_key(
+                cursor, listing=listing, fixed={"PK": pk}, prefixed={"SK": _FILE, index.sort: ""}
+            ),
         )
         return Page(items=[_file_from(item) for item in items], next_cursor=next_cursor)
 

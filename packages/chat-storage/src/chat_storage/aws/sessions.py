@@ -183,7 +183,12 @@ class DynamoSessionRepository:
         validate_id(user_id, field="userId")
         validate_limit(limit)
         pk = _user_pk(user_id)
-        start = start_key(cursor, fixed={"PK": pk, "listPk": pk}, prefixed={"SK": "SESSION#", "sortKey": ""})
+        start = start_key(
+            cursor,
+            listing="sessions",
+            fixed={"PK": pk, "listPk": pk},
+            prefixed={"SK": "SESSION#", "sortKey": ""},
+        )
         items, next_cursor = await query_page(
             self._client,
             "list sessions",
@@ -196,6 +201,7 @@ class DynamoSessionRepository:
             },
             limit=limit,
             key_names=("PK", "SK", "listPk", "sortKey"),
+            listing="sessions",
             cursor_start=start,
         )
         return Page(items=[_session_from(item) for item in items], next_cursor=next_cursor)
@@ -455,7 +461,8 @@ class DynamoMessageRepository:
             },
             limit=limit,
             key_names=("PK", "SK"),
-            cursor_start=start_key(cursor, fixed={"PK": pk}, prefixed={"SK": "M#"}),
+            listing="messages",
+            cursor_start=start_key(cursor, listing="messages", fixed={"PK": pk}, prefixed={"SK": "M#"}),
         )
         return Page(
             items=[Message.model_validate_json(item["body"]["S"]) for item in items], next_cursor=next_cursor
