@@ -223,7 +223,7 @@ class DynamoAssistantRepository:
     async def list_shared_with(
         self, email: str, *, limit: int = 50, cursor: str | None = None
     ) -> Page[Assistant]:
-        """Assistants shared with `email` that are SHARED and COMPLETE, most recently shared first.
+        """Assistants shared with `email` that are SHARED and COMPLETE, newest first.
 
         Each round is one Query on `shared-with` and one BatchGetItem for the assistants it names
         (no N+1 reads); rounds repeat only while filtering leaves the page short.
@@ -279,10 +279,17 @@ class DynamoAssistantRepository:
     async def add_shares(
         self, assistant_id: AssistantId, emails: Sequence[str]
     ) -> builtins.list[AssistantShare]:
-        """Share with each (lowercased) email; an existing share keeps its fields (`if_not_exists`)."""
+        """Share with each (lowercased) email; an existing share keeps its fields (`if_not_exists`).
+
+        A share's `shareSk` is the assistant's (immutable) creation time, so shared-with-me lists
+        newest assistants first, like the other listings.
+        """
         validate_id(assistant_id, field="assistantId")
+        addresses = _emails(emails)
+        assistant = await self.get(assistant_id)
         now = iso(utc_now())
-        for email in _emails(emails):
+        created = iso(assistant.created_at) if assistant is not None else now
+        for email in addresses:
             await call(
                 "share an assistant",
                 self._client.update_item(
@@ -300,7 +307,7 @@ class DynamoAssistantRepository:
                         ":spk": {"S": _share_pk(email)},
                         ":now": {"S": now},
                         ":false": {"BOOL": False},
-                        ":ssk": {"S": f"{now}#{assistant_id}"},
+                        ":ssk": {"S": f"{created}#{assistant_id}"},
                     },
                 ),
             )

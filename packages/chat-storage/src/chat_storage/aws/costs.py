@@ -154,8 +154,9 @@ class DynamoCostLedger:
                 ),
                 request_count=totals.get("requestCount", 0),
             )
-            for model_id, totals in sorted(by_model.items())
+            for model_id, totals in by_model.items()
         ]
+        models.sort(key=lambda model: (-model.cost_breakdown.total_cost, model.model_id))
         return UserCostSummary(
             user_id=user_id,
             period_start=start,

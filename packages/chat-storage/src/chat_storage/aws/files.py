@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
 from chat_core._base import utc_now
-from chat_core.errors import ConflictError, NotFoundError, QuotaExceededError
+from chat_core.errors import ConflictError, InvalidInputError, NotFoundError, QuotaExceededError
 from chat_core.files import FileStatus, FileUpload, UserFileQuota
 from chat_core.ids import SessionId, UploadId, UserId, validate_id
 from chat_core.pagination import Page, validate_limit
@@ -51,8 +51,8 @@ def _file_item(upload: FileUpload) -> Item:
             "PK": _pk(upload.user_id),
             "SK": f"{_FILE}{upload.upload_id}",
             "dateSk": f"{created}#{upload.upload_id}",
-            "sizeSk": f"{upload.size_bytes:016d}#{created}#{upload.upload_id}",
-            "typeSk": f"{upload.mime_type}#{created}#{upload.upload_id}",
+            "sizeSk": f"{upload.size_bytes:016d}#{upload.upload_id}",
+            "typeSk": f"{upload.mime_type[:200]}#{upload.upload_id}",
         }
     )
 
@@ -274,6 +274,12 @@ class DynamoFileRepository:
         if session_id is not None:
             validate_id(session_id, field="sessionId")
         validate_limit(limit)
+        if sort_by not in _SORT_INDEXES:
+            raise InvalidInputError("sortBy must be date, size or type.", field="sortBy")
+        if sort_order not in ("asc", "desc"):
+            raise InvalidInputError("sortOrder must be asc or desc.", field="sortOrder")
+        if status not in ("ready", "any"):
+            raise InvalidInputError("status must be ready or any.", field="status")
         index = _SORT_INDEXES[sort_by]
         pk = _pk(user_id)
         listing = f"files|{sort_by}|{sort_order}|{status}|{session_id or ''}"

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from chat_core.errors import InvalidInputError
 from chat_core.identity import User, UserProfile
-from chat_core.ids import validate_email, validate_id
+from chat_core.ids import validate_id
 from chat_core.pagination import validate_limit
 from chat_storage.aws._errors import Rejected, call, conditional
 from chat_storage.aws._items import attrs_of, entity_from, key, model_attrs, to_item
@@ -21,7 +21,9 @@ __all__ = ["DynamoUserRepository"]
 
 _DIRECTORY = "USERS"
 """One partition holds every profile so that local indexes can sort them by email and by name."""
-_MAX_PREFIX = 256
+_MAX_PREFIX = 200
+_MAX_KEY = 512
+"""Index keys are cut here: DynamoDB sort keys stop at 1 KB."""
 _MAX_RESULTS = 100
 
 
@@ -42,17 +44,18 @@ class DynamoUserRepository:
     async def remember(self, user: User) -> bool:
         """Record a profile on first sight; `True` when it was new. A known user costs one read."""
         validate_id(user.user_id, field="userId")
-        email = validate_email(user.email)
         known = await call(
             "read a user profile",
             self._client.get_item(TableName=self._table, Key=key(_DIRECTORY, f"USER#{user.user_id}")),
         )
         if "Item" in known:
             return False
-        profile = UserProfile(user_id=user.user_id, email=email, name=user.name)
-        attrs = model_attrs(profile) | {"PK": _DIRECTORY, "SK": f"USER#{user.user_id}", "emailKey": email}
-        if user.name.strip():
-            attrs["nameKey"] = user.name.strip().lower()
+        profile = UserProfile(user_id=user.user_id, email=user.email, name=user.name)
+        attrs = model_attrs(profile) | {"PK": _DIRECTORY, "SK": f"USER#{user.user_id}"}
+        # Index keys cannot be empty: someone without an email (or name) is just not in that index.
+        for attribute, text in (("emailKey", user.email), ("nameKey", user.name)):
+            if text.strip():
+                attrs[attribute] = text.strip().casefold()[:_MAX_KEY]
         result = await conditional(
             "record a user profile",
             self._client.put_item(
@@ -62,10 +65,8 @@ class DynamoUserRepository:
         return not isinstance(result, Rejected)
 
     async def _search(self, index: Index, prefix: str, limit: int) -> builtins.list[UserProfile]:
-        condition = "PK = :pk" + (f" AND begins_with({index.sort}, :prefix)" if prefix else "")
-        values: dict[str, Any] = {":pk": {"S": _DIRECTORY}}
-        if prefix:
-            values[":prefix"] = {"S": prefix}
+        condition = f"PK = :pk AND begins_with({index.sort}, :prefix)"
+        values: dict[str, Any] = {":pk": {"S": _DIRECTORY}, ":prefix": {"S": prefix}}
         response = await call(
             "search user profiles",
             self._client.query(
