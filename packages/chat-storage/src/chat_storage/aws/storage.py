@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from chat_storage.aws._clients import aws_clients
 from chat_storage.aws._errors import call
+from chat_storage.aws._items import key
 from chat_storage.aws._tables import ResourceNames
 from chat_storage.aws.assistants import DynamoAssistantRepository
 from chat_storage.aws.costs import DynamoCostLedger
@@ -31,7 +32,9 @@ def aws_storage(dynamodb: DynamoDBClient, s3: S3Client, names: ResourceNames) ->
     """The `Storage` over clients someone else owns (and closes)."""
 
     async def ping() -> None:
-        await call("reach DynamoDB", dynamodb.describe_table(TableName=names.sessions))
+        # Data-plane calls the service is already allowed to make (DescribeTable is a throttled
+        # control-plane API): a read of a key no item has, and the bucket's existence.
+        await call("reach DynamoDB", dynamodb.get_item(TableName=names.sessions, Key=key("PING", "PING")))
         await call("reach S3", s3.head_bucket(Bucket=names.bucket))
 
     return Storage(
