@@ -37,8 +37,8 @@ class LocalEmbedderConfig(_Config):
     max_seq_length: int = Field(default=256, ge=8, le=512)
     """Tokens per input including `[CLS]`/`[SEP]`; the model was trained with 256."""
     threads: int = Field(default=1, ge=1, le=64)
-    """BLAS threads for the forward pass. One is the safe default: on a busy or shared host OpenBLAS
-    threads spin-waiting for each other ran 8x slower than a single thread (see the README)."""
+    """BLAS threads for the forward pass. One is the safe default: on a busy or shared host, OpenBLAS
+    threads spin-waiting for each other ran 4-8x slower than one thread (see the README)."""
 
 
 class BedrockEmbedderConfig(_Config):
@@ -53,7 +53,7 @@ class BedrockEmbedderConfig(_Config):
     connect_timeout: float = Field(default=5.0, gt=0)
     read_timeout: float = Field(default=60.0, gt=0)
     max_attempts: int = Field(default=6, ge=1, le=20)
-    """botocore `standard` retry mode: attempts per call, including retries on throttling."""
+    """Attempts per call, the first included (botocore `standard` mode: backs off on throttling)."""
     max_input_tokens: int = Field(default=8192, ge=16)
 
 
@@ -92,6 +92,8 @@ class SqliteIndexConfig(_Config):
     data_dir: Path = Path(".chat-data")
     vector_cache_mb: int = Field(default=512, ge=0)
     """Memory for cached vector matrices (least recently used knowledge bases are dropped first)."""
+    search_threads: int = Field(default=1, ge=1, le=64)
+    """BLAS threads for the exact vector search; see `LocalEmbedderConfig.threads`."""
 
 
 class PgvectorIndexConfig(_Config):

@@ -18,10 +18,10 @@ from typing import Final
 import numpy as np
 from numpy.typing import NDArray
 from safetensors.numpy import load_file
-from threadpoolctl import ThreadpoolController  # type: ignore[import-untyped]  # ships no type hints
 from tokenizers import Tokenizer
 
 from chat_core.errors import UnavailableError
+from chat_rag._blas import blas_threads
 from chat_rag.config import LocalEmbedderConfig
 from chat_rag.embeddings import BatchProgress, Vectors, embed_in_batches, normalize
 from chat_rag.errors import MissingExtraError
@@ -103,7 +103,6 @@ class MiniLM:
         self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")  # noqa: S106  (a vocabulary token)
         self.max_seq_length = max_seq_length
         self.threads = threads
-        self._threadpools = ThreadpoolController()
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         """Word pieces per text, without `[CLS]`/`[SEP]` and before truncation."""
@@ -124,7 +123,7 @@ class MiniLM:
         encodings = self.tokenizer.encode_batch(list(texts))
         ids = np.array([encoding.ids for encoding in encodings], dtype=np.int64)
         mask = np.array([encoding.attention_mask for encoding in encodings], dtype=np.float32)
-        with self._threadpools.limit(limits=self.threads, user_api="blas"):
+        with blas_threads(self.threads):
             return normalize(self._forward(ids, mask))
 
     def _forward(self, ids: NDArray[np.int64], mask: NDArray[np.float32]) -> NDArray[np.float32]:

@@ -24,6 +24,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from chat_core.errors import ConflictError, UnavailableError
+from chat_rag._blas import blas_threads
 from chat_rag.chunking import Chunk
 from chat_rag.config import SqliteIndexConfig
 from chat_rag.embeddings import Vectors
@@ -57,9 +58,14 @@ CREATE TABLE IF NOT EXISTS chunks (
 );
 CREATE INDEX IF NOT EXISTS chunks_by_document ON chunks (document_id);
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
-    heading, text, tokenize = 'porter unicode61 remove_diacritics 2'
+    space, heading, text, tokenize = 'porter unicode61 remove_diacritics 2'
 );
+CREATE VIRTUAL TABLE IF NOT EXISTS chunks_terms USING fts5vocab(chunks_fts, 'row');
 """
+_FTS_SETUP: Final = (
+    # The space column only filters: it carries no weight in the BM25 rank.
+    "INSERT INTO chunks_fts (chunks_fts, rank) VALUES ('rank', 'bm25(0.0, 1.0, 1.0)')"
+)
 _HIT_COLUMNS: Final = "c.document_id, c.file_name, c.position, c.heading_path, c.text"
 
 
@@ -108,6 +114,7 @@ class SqliteChunkIndex:
     def __init__(self, config: SqliteIndexConfig) -> None:
         self._root = config.data_dir / "knowledge"
         self._cache = _MatrixCache(config.vector_cache_mb * 1024 * 1024)
+        self._threads = config.search_threads
 
     def path_of(self, assistant_id: str) -> Path:
         """The assistant's database file (named by a hash: ids may hold characters unfit for file names)."""
@@ -136,6 +143,7 @@ class SqliteChunkIndex:
                 connection.execute("PRAGMA synchronous = NORMAL")
                 if write:
                     connection.executescript(_SCHEMA)
+                    connection.execute(_FTS_SETUP)
                     connection.execute(
                         "INSERT OR IGNORE INTO meta (key, value) VALUES ('assistant_id', ?)", (assistant_id,)
                     )
@@ -221,9 +229,9 @@ class SqliteChunkIndex:
             ]  # fmt: skip
             connection.executemany("INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
             connection.executemany(
-                "INSERT INTO chunks_fts (rowid, heading, text) VALUES (?, ?, ?)",
+                "INSERT INTO chunks_fts (rowid, space, heading, text) VALUES (?, ?, ?, ?)",
                 [
-                    (first + index, " > ".join(chunk.heading_path), chunk.text)
+                    (first + index, _space_token(embedder_id), " > ".join(chunk.heading_path), chunk.text)
                     for index, chunk in enumerate(chunks)
                 ],
             )
@@ -282,7 +290,8 @@ class SqliteChunkIndex:
                 raise UnavailableError(
                     f"Query has {query.shape[0]} dimensions but the index holds {matrix.vectors.shape[1]}."
                 )
-            scores = matrix.vectors @ query
+            with blas_threads(self._threads):
+                scores = matrix.vectors @ query
             count = min(limit, len(scores))
             top = np.argpartition(-scores, count - 1)[:count]
             top = top[np.argsort(-scores[top], kind="stable")]
@@ -318,17 +327,23 @@ class SqliteChunkIndex:
     async def lexical_search(
         self, assistant_id: str, embedder_id: str, terms: Sequence[str], limit: int
     ) -> list[IndexHit]:
-        """BM25 over headings and text (FTS5, Porter stemming); any term may match."""
+        """BM25 over headings and text (FTS5, Porter stemming); any term may match.
+
+        Terms found in more than half of the chunks are dropped first (when a rarer term remains):
+        FTS5's BM25 gives them an IDF of zero, so they cannot change the order, but ranking every chunk
+        they match is what makes a disjunctive query slow on a large knowledge base.
+        """
         if not terms:
             return []
-        match = " OR ".join('"' + term.replace('"', '""') + '"' for term in terms)
 
         def work(connection: sqlite3.Connection) -> list[IndexHit]:
+            selective = _selective_terms(connection, terms)
+            match = f"space : {_space_token(embedder_id)} AND {{heading text}} : ({_any_of(selective)})"
             rows = connection.execute(
-                f"SELECT {_HIT_COLUMNS}, bm25(chunks_fts) AS rank FROM chunks_fts"  # noqa: S608  (constant)
-                " JOIN chunks c ON c.id = chunks_fts.rowid"
-                " WHERE chunks_fts MATCH ? AND c.embedder_id = ? ORDER BY rank LIMIT ?",
-                (match, embedder_id, limit),
+                f"SELECT {_HIT_COLUMNS}, f.rank FROM"  # noqa: S608  (constant columns)
+                " (SELECT rowid, rank FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY rank LIMIT ?) AS f"
+                " JOIN chunks c ON c.id = f.rowid ORDER BY f.rank",
+                (match, limit),
             ).fetchall()
             return [_hit(row[:5], -float(row[5])) for row in rows]
 
@@ -414,6 +429,31 @@ def _delete_space(connection: sqlite3.Connection, embedder_id: str) -> None:
     )
     connection.execute("DELETE FROM chunks WHERE embedder_id = ?", (embedder_id,))
     connection.execute("DELETE FROM documents WHERE embedder_id = ?", (embedder_id,))
+
+
+def _space_token(embedder_id: str) -> str:
+    """One FTS token naming a space, so the full-text query itself stays within the active space."""
+    return "s" + hashlib.sha256(embedder_id.encode()).hexdigest()[:16]
+
+
+def _any_of(terms: Sequence[str]) -> str:
+    return " OR ".join('"' + term.replace('"', '""') + '"' for term in terms)
+
+
+def _selective_terms(connection: sqlite3.Connection, terms: Sequence[str]) -> Sequence[str]:
+    total = connection.execute("SELECT count(*) FROM chunks").fetchone()[0]
+    if len(terms) < 2 or total < 1000:
+        return terms
+    # The vocabulary holds stemmed terms, so an inflected query word is simply never dropped.
+    marks = ",".join("?" * len(terms))
+    frequent = {
+        term
+        for (term,) in connection.execute(
+            f"SELECT term FROM chunks_terms WHERE term IN ({marks}) AND doc > ?",  # noqa: S608  (only ? marks)
+            (*terms, total // 2),
+        )
+    }
+    return [term for term in terms if term not in frequent] or terms
 
 
 def _hit(row: Sequence[object], score: float) -> IndexHit:
