@@ -10,6 +10,8 @@ import pytest
 
 from chat_core.errors import UnavailableError
 from chat_rag import KnowledgeBase, RagConfig, SqliteIndexConfig
+from chat_rag.chunking import Chunk
+from chat_rag.index import DocumentRecord
 from chat_rag.index.sqlite import SqliteChunkIndex
 
 DOC = b"# Garden\n\nTomatoes need six hours of sun a day.\n\n## Soil\n\nCompost improves clay soil."
@@ -91,3 +93,22 @@ class TestSqliteIndex:
         index.path_of("ast-a").write_bytes(b"this is not a database" * 100)
         with pytest.raises(UnavailableError, match="could not be used"):
             await kb.search("ast-a", "tomatoes")
+
+    async def test_terms_in_most_chunks_are_not_ranked_but_change_nothing(self, tmp_path: Path) -> None:
+        index = SqliteChunkIndex(SqliteIndexConfig(data_dir=tmp_path))
+        chunks = [
+            Chunk(n, f"common filler words entry{n}" + (" rare" if n % 100 == 7 else ""), ())
+            for n in range(1200)
+        ]
+        vectors = np.ones((len(chunks), 4), dtype=np.float32) / 2
+        await index.put_document(
+            "ast-a", "e", DocumentRecord("DOC-1", "f.txt", "h", "1", len(chunks)), chunks, vectors
+        )
+        both = await index.lexical_search("ast-a", "e", ["common", "rare"], 50)
+        rare = await index.lexical_search("ast-a", "e", ["rare"], 50)
+        assert [hit.position for hit in both] == [hit.position for hit in rare]
+        assert len(both) == 12
+        only_common = await index.lexical_search("ast-a", "e", ["common"], 5)
+        assert len(only_common) == 5
+        other_space = await index.lexical_search("ast-a", "other-embedder", ["rare"], 50)
+        assert other_space == []

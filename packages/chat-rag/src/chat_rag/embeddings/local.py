@@ -100,7 +100,7 @@ class MiniLM:
             )
         self.tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
         self.tokenizer.enable_truncation(max_length=max_seq_length)
-        self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")  # noqa: S106  (a vocabulary token)
+        self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")  # noqa: S106  (a vocabulary token, not a password)  # nosec B106
         self.max_seq_length = max_seq_length
         self.threads = threads
 

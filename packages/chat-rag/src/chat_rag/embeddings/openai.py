@@ -111,7 +111,7 @@ class OpenAIEmbedder:
             except ValueError:
                 pass  # JUSTIFICATION: an HTTP-date Retry-After; fall back to exponential backoff.
         ceiling = min(self._config.retry_max_delay, self._config.retry_base_delay * 2 ** (attempt - 1))
-        return random.uniform(ceiling / 2, ceiling)  # noqa: S311  (jitter, not security)
+        return random.uniform(ceiling / 2, ceiling)  # noqa: S311  (jitter, not security)  # nosec B311
 
     def _parse(self, response: httpx.Response, expected: int) -> Vectors:
         status = response.status_code

@@ -66,7 +66,6 @@ _FTS_SETUP: Final = (
     # The space column only filters: it carries no weight in the BM25 rank.
     "INSERT INTO chunks_fts (chunks_fts, rank) VALUES ('rank', 'bm25(0.0, 1.0, 1.0)')"
 )
-_HIT_COLUMNS: Final = "c.document_id, c.file_name, c.position, c.heading_path, c.text"
 
 
 @dataclass(frozen=True, slots=True)
@@ -296,10 +295,10 @@ class SqliteChunkIndex:
             top = np.argpartition(-scores, count - 1)[:count]
             top = top[np.argsort(-scores[top], kind="stable")]
             by_id = {int(matrix.ids[index]): float(scores[index]) for index in top}
-            marks = ",".join("?" * len(by_id))
             rows = connection.execute(
-                f"SELECT c.id, {_HIT_COLUMNS} FROM chunks c WHERE c.id IN ({marks})",  # noqa: S608  (only ? marks)
-                list(by_id),
+                "SELECT c.id, c.document_id, c.file_name, c.position, c.heading_path, c.text FROM chunks c"
+                " WHERE c.id IN (SELECT value FROM json_each(?))",
+                (json.dumps(list(by_id)),),
             ).fetchall()
             hits = [_hit(row[1:], by_id[row[0]]) for row in rows]
             return sorted(hits, key=lambda hit: -hit.score)
@@ -340,7 +339,7 @@ class SqliteChunkIndex:
             selective = _selective_terms(connection, terms)
             match = f"space : {_space_token(embedder_id)} AND {{heading text}} : ({_any_of(selective)})"
             rows = connection.execute(
-                f"SELECT {_HIT_COLUMNS}, f.rank FROM"  # noqa: S608  (constant columns)
+                "SELECT c.document_id, c.file_name, c.position, c.heading_path, c.text, f.rank FROM"
                 " (SELECT rowid, rank FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY rank LIMIT ?) AS f"
                 " JOIN chunks c ON c.id = f.rowid ORDER BY f.rank",
                 (match, limit),
@@ -413,14 +412,19 @@ def _bump_generation(connection: sqlite3.Connection) -> None:
 
 
 def _delete_document(connection: sqlite3.Connection, document_id: str, embedder_id: str | None) -> None:
-    space = "" if embedder_id is None else " AND embedder_id = ?"
-    params: tuple[str, ...] = (document_id,) if embedder_id is None else (document_id, embedder_id)
+    """Delete a document from one space, or from every space when `embedder_id` is `None`."""
+    params = (document_id, embedder_id)
     connection.execute(
-        f"DELETE FROM chunks_fts WHERE rowid IN (SELECT id FROM chunks WHERE document_id = ?{space})",  # noqa: S608
+        "DELETE FROM chunks_fts WHERE rowid IN (SELECT id FROM chunks"
+        " WHERE document_id = ?1 AND (?2 IS NULL OR embedder_id = ?2))",
         params,
     )
-    connection.execute(f"DELETE FROM chunks WHERE document_id = ?{space}", params)  # noqa: S608
-    connection.execute(f"DELETE FROM documents WHERE document_id = ?{space}", params)  # noqa: S608
+    connection.execute(
+        "DELETE FROM chunks WHERE document_id = ?1 AND (?2 IS NULL OR embedder_id = ?2)", params
+    )
+    connection.execute(
+        "DELETE FROM documents WHERE document_id = ?1 AND (?2 IS NULL OR embedder_id = ?2)", params
+    )
 
 
 def _delete_space(connection: sqlite3.Connection, embedder_id: str) -> None:
@@ -445,13 +449,12 @@ def _selective_terms(connection: sqlite3.Connection, terms: Sequence[str]) -> Se
     if len(terms) < 2 or total < 1000:
         return terms
     # The vocabulary holds stemmed terms, so an inflected query word is simply never dropped.
-    marks = ",".join("?" * len(terms))
     frequent = {
         term
-        for (term,) in connection.execute(
-            f"SELECT term FROM chunks_terms WHERE term IN ({marks}) AND doc > ?",  # noqa: S608  (only ? marks)
-            (*terms, total // 2),
-        )
+        for term in terms
+        if connection.execute(
+            "SELECT 1 FROM chunks_terms WHERE term = ? AND doc > ?", (term, total // 2)
+        ).fetchone()
     }
     return [term for term in terms if term not in frequent] or terms
 
