@@ -100,7 +100,7 @@ class TestSqliteIndex:
             Chunk(n, f"common filler words entry{n}" + (" rare" if n % 100 == 7 else ""), ())
             for n in range(1200)
         ]
-        vectors = np.ones((len(chunks), 4), dtype=np.float32) / 2
+        vectors = np.full((len(chunks), 4), 0.5, dtype=np.float32)
         await index.put_document(
             "ast-a", "e", DocumentRecord("DOC-1", "f.txt", "h", "1", len(chunks)), chunks, vectors
         )
