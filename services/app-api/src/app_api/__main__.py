@@ -1,7 +1,7 @@
 """Console script: `app-api [--host H] [--port P]` serves the API.
 
 `app-api dev-token` mints a development token; `app-api openapi` prints the OpenAPI document
-(committed as `services/app-api/openapi.json`).
+(committed as `services/app-api/openapi.json`); `app-api seed` adds the development model catalogue.
 """
 
 from __future__ import annotations
@@ -30,6 +30,8 @@ def _parser() -> argparse.ArgumentParser:
     token.add_argument("--roles", default="", help="comma-separated roles, e.g. admin")
     token.add_argument("--expires-in", type=int, default=12 * 3600, help="lifetime in seconds")
     commands.add_parser("openapi", help="print the OpenAPI document as JSON")
+    seed = commands.add_parser("seed", help="add the development model catalogue (keeps existing models)")
+    seed.add_argument("--provision", action="store_true", help="aws backend: create tables and bucket first")
     return parser
 
 
@@ -64,6 +66,16 @@ def main(argv: list[str] | None = None) -> None:
                 expires_in=args.expires_in,
             )
         )
+        return
+    if args.command == "seed":
+        import asyncio
+
+        from app_api.seed import seed_storage
+
+        if settings.env is Environment.PRODUCTION:
+            sys.exit("seed is not available when CHAT_ENV=production.")
+        result = asyncio.run(seed_storage(settings, provision=args.provision))
+        print(f"model catalogue: added {result.created or 'nothing'}, kept {result.kept or 'nothing'}")
         return
     from app_api.main import create_app
 

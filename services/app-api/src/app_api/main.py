@@ -11,6 +11,7 @@ from app_api.blobs.router import router as blobs_router
 from app_api.chat.router import router as chat_router
 from app_api.config import Settings, get_settings
 from app_api.costs.router import router as costs_router
+from app_api.devpage import install_devpage
 from app_api.documents.router import router as documents_router
 from app_api.errors import ErrorBody, add_exception_handlers
 from app_api.files.router import router as files_router
@@ -64,4 +65,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         users_router,
     ):
         app.include_router(router)
+    install_devpage(app, settings)
     return app

@@ -66,7 +66,12 @@ class Settings(BaseSettings):
     oidc_roles_claim: str = "roles"
     admin_roles: Annotated[frozenset[str], NoDecode] = frozenset({"admin"})
     cors_origins: Annotated[list[str], NoDecode] = Field(
-        default_factory=lambda: ["http://localhost:4200", "http://127.0.0.1:4200", "http://localhost:8000"]
+        default_factory=lambda: [
+            "http://localhost:4200",
+            "http://127.0.0.1:4200",
+            "http://localhost:8000",
+            "http://127.0.0.1:8000",
+        ]
     )
     public_url: str = "http://127.0.0.1:8000"
     """How browsers reach app-api (signed blob URLs of the sqlite backend are served there)."""

@@ -1,0 +1,118 @@
+"""The development catalogue: the managed models `make dev` puts in storage (`app-api seed`).
+
+Seeding adds each model whose `modelId` is missing and leaves every existing one exactly as it is, so
+running it again (every `make dev` does) never undoes an administrator's edits. The offline model is
+enabled, so turns work with no cloud account; the Bedrock and OpenAI-compatible entries are disabled
+until an administrator has configured their provider and enables them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from app_api.config import Settings
+from app_api.lifespan import BLOB_SIGNING_KEY_FILE
+from chat_core.managed_models import EVERYONE, ManagedModel, ManagedModelCreate, ModelProvider
+from chat_core.ports import ManagedModelRepository
+from chat_storage import AwsStorageConfig, open_storage
+from chat_storage.secrets import load_or_create_secret
+
+__all__ = ["SEED_MODELS", "SeedResult", "seed_catalogue", "seed_storage"]
+
+_MODALITIES = ["text", "image", "document"]
+
+SEED_MODELS: tuple[ManagedModelCreate, ...] = (
+    ManagedModelCreate(
+        model_id="offline-extractive",
+        model_name="Offline extractive (no network)",
+        provider=ModelProvider.OFFLINE,
+        provider_name="Offline",
+        input_modalities=_MODALITIES,
+        output_modalities=["text"],
+        max_input_tokens=200_000,
+        max_output_tokens=4096,
+        allowed_app_roles=[EVERYONE],
+        enabled=True,
+        input_price_per_million_tokens=0.0,
+        output_price_per_million_tokens=0.0,
+    ),
+    ManagedModelCreate(
+        model_id="us.anthropic.claude-haiku-4-5-20251001-v1:0",
+        model_name="Claude Haiku 4.5 (Bedrock)",
+        provider=ModelProvider.BEDROCK,
+        provider_name="Amazon Bedrock",
+        input_modalities=_MODALITIES,
+        output_modalities=["text"],
+        max_input_tokens=200_000,
+        max_output_tokens=8192,
+        allowed_app_roles=[EVERYONE],
+        enabled=False,
+        input_price_per_million_tokens=1.0,
+        output_price_per_million_tokens=5.0,
+        cache_write_price_per_million_tokens=1.25,
+        cache_read_price_per_million_tokens=0.1,
+    ),
+    ManagedModelCreate(
+        model_id="gpt-4o-mini",
+        model_name="GPT-4o mini (OpenAI-compatible)",
+        provider=ModelProvider.OPENAI,
+        provider_name="OpenAI-compatible",
+        input_modalities=["text", "image"],
+        output_modalities=["text"],
+        max_input_tokens=128_000,
+        max_output_tokens=16_384,
+        allowed_app_roles=[EVERYONE],
+        enabled=False,
+        input_price_per_million_tokens=0.15,
+        output_price_per_million_tokens=0.6,
+    ),
+)
+"""What a fresh development catalogue holds."""
+
+
+@dataclass(frozen=True, slots=True)
+class SeedResult:
+    """Which seed models were added and which were already there (and left untouched)."""
+
+    created: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)
+
+
+async def seed_catalogue(
+    models: ManagedModelRepository, entries: tuple[ManagedModelCreate, ...] = SEED_MODELS
+) -> SeedResult:
+    """Add every entry whose `modelId` is not in the catalogue; never change one that is.
+
+    Raises:
+        ConflictError: another process added the same model between the check and the write.
+    """
+    result = SeedResult()
+    for entry in entries:
+        if await models.get_by_model_id(entry.model_id) is not None:
+            result.kept.append(entry.model_id)
+            continue
+        await models.create(ManagedModel.model_validate(entry.model_dump()))
+        result.created.append(entry.model_id)
+    return result
+
+
+async def seed_storage(settings: Settings, *, provision: bool = False) -> SeedResult:
+    """Open the configured storage and seed its catalogue.
+
+    Args:
+        settings: the service's settings (storage backend, data directory, AWS endpoint).
+        provision: on the aws backend, first create the tables and the bucket (a moto server or a
+            local stack starts empty; real AWS is provisioned by its own tooling).
+    """
+    blob_secret = (
+        load_or_create_secret(settings.data_dir, BLOB_SIGNING_KEY_FILE)
+        if settings.storage == "sqlite"
+        else ""
+    )
+    config = settings.storage_config(blob_secret)
+    if provision and isinstance(config, AwsStorageConfig):
+        from chat_storage.aws.provision import provision as provision_aws
+
+        await provision_aws(config)
+    async with open_storage(config) as storage:
+        return await seed_catalogue(storage.managed_models)
