@@ -12,7 +12,7 @@ RUN := $(UV) run --frozen
 SRC_DIRS := packages/chat-core/src packages/chat-storage/src packages/chat-rag/src services/app-api/src services/inference-api/src
 PYTEST_ARGS ?=
 
-.PHONY: help uv sync test lint fmt typecheck pytest bench dev error-doc clean
+.PHONY: help uv sync test lint fmt typecheck pytest bench dev demo moto error-doc clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -54,8 +54,17 @@ fmt: sync ## Format and auto-fix
 bench: sync ## Run the benchmarks and print their tables
 	@for bench in bench/*.py; do echo "== $$bench"; $(RUN) python "$$bench"; done
 
-dev: sync ## Both services on the embedded default, in the foreground; Ctrl-C stops both
-	$(RUN) python scripts/dev.py
+dev: sync ## Both services on the embedded default (seeds the model catalogue), in the foreground; Ctrl-C stops both
+	$(RUN) python scripts/dev.py $(DEV_ARGS)
+
+demo: sync ## Walk through the product over HTTP against `make dev` (or services of its own); fails on any error
+	$(RUN) python scripts/demo.py $(DEMO_ARGS)
+
+MOTO_PORT ?= 5000
+moto: sync ## A moto server (DynamoDB + S3) on 127.0.0.1, port MOTO_PORT (5000), for CHAT_STORAGE=aws; Ctrl-C stops it
+	@echo "Then, in other terminals: CHAT_STORAGE=aws CHAT_AWS_ENDPOINT_URL=http://127.0.0.1:$(MOTO_PORT) make dev"
+	@echo "                          make demo"
+	$(RUN) moto_server -H 127.0.0.1 -p $(MOTO_PORT)
 
 error-doc: sync ## Regenerate docs/error-handling.md from the justified suppressions
 	$(RUN) python tests/architecture/rules.py > docs/error-handling.md
