@@ -119,7 +119,7 @@ def serve_app(app: FastAPI) -> Iterator[str]:
         thread.join(timeout=10)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def serve() -> Callable[[FastAPI], AbstractContextManager[str]]:
     """`with serve(app) as base_url:` runs the app on real HTTP."""
     return serve_app
@@ -279,7 +279,7 @@ def start_app() -> Callable[[Settings], AbstractContextManager[Live]]:
     return run_live
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def settings_for() -> Callable[..., Settings]:
     """`settings_for(data_dir, **overrides)`: test settings for the sqlite backend."""
     return make_settings

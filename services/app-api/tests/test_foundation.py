@@ -60,9 +60,14 @@ def probe_router() -> APIRouter:
     return router
 
 
-@pytest.fixture
-def base_url(settings: Settings, serve: Callable[[FastAPI], AbstractContextManager[str]]) -> Iterator[str]:
-    app = create_app(settings)
+@pytest.fixture(scope="module")
+def base_url(
+    tmp_path_factory: pytest.TempPathFactory,
+    settings_for: Callable[..., Settings],
+    serve: Callable[[FastAPI], AbstractContextManager[str]],
+) -> Iterator[str]:
+    """One app with the probe routes for the whole module (the tests only read from it)."""
+    app = create_app(settings_for(tmp_path_factory.mktemp("foundation"), log_json=True))
     app.include_router(probe_router())
     with serve(app) as url:
         yield url

@@ -48,9 +48,8 @@ async def suggest_title(model: TitleModel | None, text: str, *, time_limit: floa
                 title = clean_title(await model.generate(text))
             if title:
                 return title
-        except (
-            Exception
-        ) as exc:  # JUSTIFICATION: a title is optional; any model failure falls back to the first words.
+        except Exception as exc:
+            # JUSTIFICATION: a title is optional; any model failure falls back to the first words.
             logger.warning("title model failed (%s); using the first words", type(exc).__name__)
     return fallback_title(text)
 
@@ -83,9 +82,8 @@ async def generate_title(
                     user.user_id, sid, SessionUpdate(title=title), expected_version=session.version
                 )
             ).title
-        except (
-            ConflictError
-        ):  # JUSTIFICATION: another write won the race; re-read and decide again, so the user's title wins.
+        except ConflictError:
+            # JUSTIFICATION: another write won the race; re-read and decide again, so the user's title wins.
             current = await sessions.get(user.user_id, sid)
             if current is None or current.title != DEFAULT_SESSION_TITLE or current.deleted:
                 return current.title if current is not None else title

@@ -336,12 +336,14 @@ async def ingest_document(
             data=data,
             on_progress=progress,
         )
-    except ChatError as exc:  # JUSTIFICATION: the outcome is recorded on the document (status failed, readable message) for the owner to see and retry; a background task has no caller.
+    except ChatError as exc:
+        # JUSTIFICATION: recorded on the document (failed, readable message) to see and retry; no caller.
         logger.warning("ingestion of %s failed: %s", document_id, exc.code.value, exc_info=exc)
         return await _fail(
             documents, document, _GENERIC_FAILURE if isinstance(exc, InternalError) else exc.message
         )
-    except Exception as exc:  # JUSTIFICATION: as above; an unexpected error is logged with its traceback and shown generically.
+    except Exception as exc:
+        # JUSTIFICATION: as above; an unexpected error is logged with its traceback, shown generically.
         logger.error("ingestion of %s failed unexpectedly", document_id, exc_info=exc)
         return await _fail(documents, document, _GENERIC_FAILURE)
     finished = await documents.update_progress(

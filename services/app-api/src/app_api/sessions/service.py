@@ -92,10 +92,8 @@ async def bulk_delete_sessions(
     for session_id in dict.fromkeys(session_ids):
         try:
             await delete_session(sessions, files, blobs, user, session_id)
-        except (
-            NotFoundError,
-            InvalidInputError,
-        ) as exc:  # JUSTIFICATION: per-id outcomes are the response of a bulk delete; outages still raise.
+        except (NotFoundError, InvalidInputError) as exc:
+            # JUSTIFICATION: per-id outcomes are the response of a bulk delete; outages still raise.
             results.append(BulkDeleteResult(session_id, success=False, error=exc.message))
         else:
             results.append(BulkDeleteResult(session_id, success=True))
