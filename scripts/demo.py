@@ -354,6 +354,7 @@ class Demo:
         return turn
 
     def _summary(self, turn: Turn) -> None:
+        say(f"Citations ({len(turn.citations)}):")
         for number, citation in enumerate(turn.citations, start=1):
             say(f"[{number}] {citation['fileName']}: {_short(citation['text'], 90)}")
         usage, metrics = turn.final.get("usage", {}), turn.final.get("metrics", {})
@@ -374,7 +375,6 @@ class Demo:
                 "assistant_id": self.assistant_id,
             }
         )
-        say(f"Citations ({len(turn.citations)}):")
         self._summary(turn)
         if not turn.citations or "5 hours" not in turn.text:
             raise StepFailedError("the answer does not quote the handbook's charging time with citations")

@@ -169,10 +169,15 @@ def _banner(args: argparse.Namespace, env: dict[str, str]) -> str:
     return "\n".join(lines)
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def _stop(processes: list[subprocess.Popen[str]]) -> None:
     # A terminal's Ctrl-C reaches this process twice (directly and forwarded by `uv run`): the
     # second must not cut the shutdown short.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     for process in processes:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGINT)
@@ -188,6 +193,9 @@ def _stop(processes: list[subprocess.Popen[str]]) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Prepare the data, start both services and supervise them until Ctrl-C."""
     args = _parser().parse_args(argv)
+    # Ctrl-C and SIGTERM both stop cleanly, even when started as a background job (SIGINT ignored).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _interrupt)
     env = _environment(args)
     for name, port in (("app-api", args.app_port), ("inference-api", args.inference_port)):
         if _port_in_use(args.host, port):

@@ -75,8 +75,8 @@ def main(argv: list[str] | None = None) -> None:
         if settings.env is Environment.PRODUCTION:
             sys.exit("seed is not available when CHAT_ENV=production.")
         result = asyncio.run(seed_storage(settings, provision=args.provision))
-        added = ", ".join(result.created) or "nothing"
-        print(f"Model catalogue: added {added}; {len(result.kept)} already present, left as they are.")
+        kept = f"; {len(result.kept)} already there, left as they are" if result.kept else ""
+        print(f"Model catalogue: added {', '.join(result.created) or 'nothing'}{kept}.")
         return
     from app_api.main import create_app
 
