@@ -27,7 +27,8 @@ def test_publishing_the_same_wheels_again_skips_every_one(index: Index, dist: Pa
     result = publish(dist, index.env())
     assert result.returncode == 0, result.stderr
     wheels = sorted(path.name for path in dist.glob("*.whl"))
-    assert [name for name in wheels if f"File {name} already exists, skipping" in result.stderr] == wheels
+    message = " ".join(result.stderr.split())  # uv wraps its messages at the terminal width
+    assert [name for name in wheels if f"File {name} already exists, skipping" in message] == wheels
     assert index_state(index) == before
 
 
@@ -43,7 +44,8 @@ def test_changed_content_under_a_published_version_is_refused(
     before = index_state(index)
     result = publish(changed.parent, index.env())
     assert result.returncode != 0
-    assert f"Local file and index file do not match for `{original.name}`" in result.stderr
+    message = " ".join(result.stderr.split())  # uv wraps its messages at the terminal width
+    assert f"Local file and index file do not match for `{original.name}`" in message
     assert index_state(index) == before
 
 

@@ -94,7 +94,7 @@ class TestPeriods:
         assert start.day == 1
         assert last == end
 
-    @pytest.mark.parametrize("period", ["2026-13", "2026-1", "26-01", "2026/01", ""])
+    @pytest.mark.parametrize("period", ["2026-13", "2026-1", "26-01", "2026/01", "", "0000-01"])
     def test_bad_periods(self, period: str) -> None:
         with pytest.raises(InvalidInputError) as caught:
             period_bounds(period)

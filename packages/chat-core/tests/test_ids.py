@@ -8,7 +8,8 @@ from chat_core.errors import InvalidInputError
 
 class TestValidateId:
     @pytest.mark.parametrize(
-        "value", ["s-1", "abc_DEF.9", "3f2b1c9e-0d4e-4a3b-9c1e-2f3a4b5c6d7e", "a" * 128, "u@x:1+2", "auth0|123"]
+        "value",
+        ["s-1", "abc_DEF.9", "3f2b1c9e-0d4e-4a3b-9c1e-2f3a4b5c6d7e", "a" * 128, "u@x:1+2", "auth0|123"],
     )
     def test_accepts_safe_ids(self, value: str) -> None:
         assert ids.validate_id(value) == value

@@ -33,6 +33,7 @@ __all__ = [
 _MILLION = Decimal(1_000_000)
 _QUANTUM = Decimal("0.000000001")
 _PERIOD = re.compile(r"(\d{4})-(0[1-9]|1[0-2])")
+_FIRST_YEAR = 1  # `datetime.date` has no year 0
 
 
 class TokenUsage(CamelModel):
@@ -130,7 +131,7 @@ def period_bounds(period: str) -> tuple[date, date]:
         InvalidInputError: when `period` is not `YYYY-MM`.
     """
     match = _PERIOD.fullmatch(period)
-    if not match:
+    if not match or int(match[1]) < _FIRST_YEAR:
         raise InvalidInputError("period must look like YYYY-MM.", field="period")
     year, month = int(match[1]), int(match[2])
     return date(year, month, 1), date(year, month, calendar.monthrange(year, month)[1])
