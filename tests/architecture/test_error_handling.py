@@ -64,3 +64,10 @@ class TestRuleCatchesSwallowing:
         assert self.check(tmp_path, "import contextlib\nwith contextlib.suppress(OSError):\n    x()\n") == [
             None
         ]
+
+    def test_the_register_names_the_enclosing_function(self, tmp_path: Path) -> None:
+        code = "class A:\n    def f(self):\n        try:\n            x()\n        except E:  # JUSTIFICATION: why\n            pass\n"
+        (tmp_path / "m.py").write_text(code)
+        found = suppressions(tmp_path)
+        assert [s.scope for s in found] == ["A.f"]
+        assert "| `m.py` | `A.f` | why |" in render_error_handling_doc(found, root=tmp_path)
