@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,21 @@ class TestSqliteIndex:
         await kb.delete_assistant("ast-a")
         assert not list(file_a.parent.glob(file_a.name + "*"))
         assert file_b.exists()
+
+    async def test_first_writes_and_reads_of_a_new_assistant_race_safely(self, tmp_path: Path) -> None:
+        index = SqliteChunkIndex(SqliteIndexConfig(data_dir=tmp_path))
+        record = DocumentRecord(
+            document_id="DOC-1", file_name="a.md", content_hash="h", chunker_version="1", chunk_count=0
+        )
+        empty = np.zeros((0, 4), dtype=np.float32)
+        for attempt in range(20):  # each attempt races on a brand-new file
+            assistant = f"ast-{attempt}"
+            writes = [index.put_document(assistant, "e", record, [], empty) for _ in range(3)]
+            reads = [index.list_documents(assistant, "e") for _ in range(6)]
+            results = await asyncio.gather(*writes, *reads)
+            assert all(listed in ([], [record]) for listed in results[len(writes) :])
+            assert await index.list_documents(assistant, "e") == [record]
+        assert not await asyncio.to_thread(lambda: list(tmp_path.rglob(".kb-*")))
 
     async def test_searching_an_unknown_assistant_creates_no_file(
         self, tmp_path: Path, make_embedder: Any

@@ -12,7 +12,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import os
 import sqlite3
+import tempfile
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -66,6 +68,34 @@ _FTS_SETUP: Final = (
     # The space column only filters: it carries no weight in the BM25 rank.
     "INSERT INTO chunks_fts (chunks_fts, rank) VALUES ('rank', 'bm25(0.0, 1.0, 1.0)')"
 )
+
+
+def _create_database(path: Path, assistant_id: str) -> None:
+    """Create the assistant's file with its whole schema, atomically.
+
+    The file is built aside and hard-linked into place, so a reader never sees a file without its
+    tables and concurrent first writers never contend on schema creation.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=".kb-", suffix=".tmp")
+    os.close(handle)
+    try:
+        connection = sqlite3.connect(temp_name, isolation_level=None)
+        try:
+            connection.execute("PRAGMA journal_mode = WAL")
+            connection.executescript(_SCHEMA)
+            connection.execute(_FTS_SETUP)
+            connection.execute("INSERT INTO meta (key, value) VALUES ('assistant_id', ?)", (assistant_id,))
+        finally:
+            connection.close()
+        try:
+            os.link(temp_name, path)
+        except FileExistsError:  # JUSTIFICATION: a concurrent writer created the same empty schema first.
+            pass
+    finally:
+        for leftover in (temp_name, f"{temp_name}-wal", f"{temp_name}-shm"):
+            if os.path.exists(leftover):
+                os.unlink(leftover)
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,20 +162,15 @@ class SqliteChunkIndex:
         if not write and not path.exists():
             return empty
         try:
-            if write:
-                path.parent.mkdir(parents=True, exist_ok=True)
-            # Readers open with mode=rw so a file deleted meanwhile is an error, never a new empty file.
-            target = str(path) if write else path.resolve().as_uri() + "?mode=rw"
-            connection = sqlite3.connect(target, timeout=30, isolation_level=None, uri=not write)
+            if write and not path.exists():
+                _create_database(path, assistant_id)
+            # Every connection opens an existing, complete file (mode=rw): a file deleted meanwhile
+            # is an error, never a new empty one.
+            connection = sqlite3.connect(
+                path.resolve().as_uri() + "?mode=rw", timeout=30, isolation_level=None, uri=True
+            )
             try:
-                connection.execute("PRAGMA journal_mode = WAL")
                 connection.execute("PRAGMA synchronous = NORMAL")
-                if write:
-                    connection.executescript(_SCHEMA)
-                    connection.execute(_FTS_SETUP)
-                    connection.execute(
-                        "INSERT OR IGNORE INTO meta (key, value) VALUES ('assistant_id', ?)", (assistant_id,)
-                    )
                 connection.execute("BEGIN IMMEDIATE" if write else "BEGIN")
                 try:
                     result = work(connection)
