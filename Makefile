@@ -64,7 +64,7 @@ MOTO_PORT ?= 5000
 moto: sync ## A moto server (DynamoDB + S3) on 127.0.0.1, port MOTO_PORT (5000), for CHAT_STORAGE=aws; Ctrl-C stops it
 	@echo "Then, in other terminals: CHAT_STORAGE=aws CHAT_AWS_ENDPOINT_URL=http://127.0.0.1:$(MOTO_PORT) make dev"
 	@echo "                          make demo"
-	$(RUN) moto_server -H 127.0.0.1 -p $(MOTO_PORT)
+	$(RUN) python scripts/local_aws.py --port $(MOTO_PORT)
 
 error-doc: sync ## Regenerate docs/error-handling.md from the justified suppressions
 	$(RUN) python tests/architecture/rules.py > docs/error-handling.md

@@ -132,20 +132,17 @@ async def sqlite_storage() -> AsyncIterator[Storage]:
 
 @asynccontextmanager
 async def aws_storage() -> AsyncIterator[Storage]:
-    from moto.server import ThreadedMotoServer
-
     from chat_storage.aws import provision
+    from chat_storage.aws.testing import start_moto_server
 
     # Never let botocore find real credentials or profiles on this machine.
     for name in [name for name in os.environ if name.startswith(("AWS_", "BOTO_"))]:
         del os.environ[name]
     os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
+    server = start_moto_server()
     try:
-        host, port = server.get_host_and_port()
         config = AwsStorageConfig(
-            endpoint_url=f"http://{host}:{port}",
+            endpoint_url=server.endpoint,
             resource_prefix="bench",
             access_key_id=SecretStr("testing"),
             secret_access_key=SecretStr("testing"),

@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 from e2e_kit import ROOT, Services, clean_env
 
+from chat_storage.aws.testing import start_moto_server
+
 DEMO = [sys.executable, str(ROOT / "scripts" / "demo.py")]
 
 
@@ -71,12 +73,8 @@ def test_demo_refuses_half_a_system(dev_services: Services, tmp_path: Path) -> N
 
 @pytest.fixture
 def moto_endpoint() -> Any:
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
+    server = start_moto_server()
+    yield server.endpoint
     server.stop()
 
 

@@ -8,18 +8,15 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 import uuid
-from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
 
 import pytest
 import pytest_asyncio
 from pydantic import SecretStr
 
+from chat_storage.aws.testing import start_moto_server
 from chat_storage.config import AwsStorageConfig
-
-WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -35,37 +32,6 @@ def _isolated_aws_environment(tmp_path_factory: pytest.TempPathFactory) -> Itera
         yield
 
 
-def _one_request_at_a_time(app: WsgiApp) -> WsgiApp:
-    """moto serves each request on its own thread without a lock, so two writes to one item (or a
-    write during a transaction's snapshot) can interleave; real DynamoDB applies each request
-    atomically. Serialising requests restores that, so concurrency tests test our code, not moto."""
-    lock = threading.Lock()
-
-    def serialized(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        with lock:
-            return list(app(environ, start_response))
-
-    return serialized
-
-
-def start_moto_server() -> Any:
-    """Start a `ThreadedMotoServer` on 127.0.0.1 and a free port, requests serialised (see above)."""
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    wsgi: Any = server._server
-    wsgi.app = _one_request_at_a_time(wsgi.app)
-    # Nagle's algorithm meets delayed ACKs on responses written in pieces: ~40 ms per request.
-    wsgi.RequestHandlerClass.disable_nagle_algorithm = True
-    return server
-
-
-def endpoint_of(server: Any) -> str:
-    host, port = server.get_host_and_port()
-    return f"http://{host}:{port}"
-
-
 @pytest.fixture(scope="session")
 def moto_server() -> Iterator[str]:
     """A moto server for the whole session; yields its endpoint URL. Its request log is silenced."""
@@ -73,9 +39,8 @@ def moto_server() -> Iterator[str]:
     level = werkzeug_log.level
     werkzeug_log.setLevel(logging.WARNING)
     server = start_moto_server()
-    yield endpoint_of(server)
+    yield server.endpoint
     server.stop()
-    server._server.server_close()
     werkzeug_log.setLevel(level)
 
 
@@ -101,16 +66,11 @@ class SpareMotoServer:
 
     def __init__(self) -> None:
         self._server = start_moto_server()
-        self.endpoint_url = endpoint_of(self._server)
-        self.running = True
+        self.endpoint_url = self._server.endpoint
 
     def stop(self, *, close_socket: bool = False) -> None:
         """Stop serving. The listening socket stays open (connections hang) unless `close_socket`."""
-        if self.running:
-            self._server.stop()
-            self.running = False
-        if close_socket:
-            self._server._server.server_close()
+        self._server.stop(close_socket=close_socket)
 
 
 @pytest.fixture

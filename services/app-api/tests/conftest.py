@@ -31,6 +31,7 @@ from app_api.lifespan import BLOB_SIGNING_KEY_FILE
 from app_api.main import create_app
 from chat_core.auth import mint_dev_token
 from chat_storage import AwsStorageConfig, LocalStorageConfig
+from chat_storage.aws.testing import start_moto_server
 from chat_storage.secrets import load_or_create_secret
 
 DEV_SECRET = "test-secret-" + "x" * 40
@@ -128,12 +129,8 @@ def serve() -> Callable[[FastAPI], AbstractContextManager[str]]:
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
     """A moto server (DynamoDB + S3) on 127.0.0.1 and a free port for the whole session."""
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
+    server = start_moto_server()
+    yield server.endpoint
     server.stop()
 
 

@@ -13,6 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
+from chat_storage.aws.testing import start_moto_server
+
 CheckError = Callable[..., dict[str, Any]]
 
 DATA_ROUTES: list[tuple[str, str, dict[str, Any] | None]] = [
@@ -45,11 +47,7 @@ def stopped_storage_app(
     start_app: Callable[[Any], AbstractContextManager[Any]],
 ) -> Iterator[tuple[Any, Callable[[], None]]]:
     """The app on its own moto server; the second item stops that server."""
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
+    server = start_moto_server()
     stopped = False
 
     def stop() -> None:
@@ -57,9 +55,7 @@ def stopped_storage_app(
         server.stop()
         stopped = True
 
-    settings = aws_settings_for(
-        tmp_path, f"http://{host}:{port}", aws_connect_timeout=2.0, aws_max_attempts=3
-    )
+    settings = aws_settings_for(tmp_path, server.endpoint, aws_connect_timeout=2.0, aws_max_attempts=3)
     try:
         with start_app(settings) as live:
             yield live, stop

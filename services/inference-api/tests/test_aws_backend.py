@@ -23,6 +23,7 @@ from chat_core.costs import period_of
 from chat_core.files import FileUpload
 from chat_core.ids import SessionId, UploadId, UserId
 from chat_storage.aws import provision
+from chat_storage.aws.testing import start_moto_server
 from inference_api.config import Settings
 from inference_api.main import create_app
 
@@ -32,12 +33,8 @@ ALICE = UserId("alice")
 
 @pytest.fixture(scope="module")
 def moto_endpoint() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
+    server = start_moto_server()
+    yield server.endpoint
     server.stop()
 
 

@@ -17,6 +17,7 @@ __all__ = [
     "ErrorCode",
     "InternalError",
     "InvalidInputError",
+    "MissingExtraError",
     "ModelError",
     "NotFoundError",
     "OperationTimeoutError",
@@ -139,6 +140,19 @@ class UnavailableError(ChatError):
     def __init__(self, message: str, *, retry_after: int | None = 5, detail: Any = None) -> None:
         super().__init__(message, detail=detail)
         self.retry_after = retry_after
+
+
+class MissingExtraError(UnavailableError):
+    """A configured feature needs an optional dependency that is not installed.
+
+    The message names what to install, e.g. ``pip install 'chat-storage[aws]'``.
+    """
+
+    recoverable = False
+
+    def __init__(self, feature: str, install: str) -> None:
+        super().__init__(f"{feature} is not installed: run `{install}`.", retry_after=None)
+        self.install = install
 
 
 class OperationTimeoutError(ChatError):

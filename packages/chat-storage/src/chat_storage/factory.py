@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import assert_never
 
+from chat_core.errors import MissingExtraError
 from chat_storage.base import Storage
 from chat_storage.config import AwsStorageConfig, LocalStorageConfig, StorageConfig
 
@@ -29,7 +30,10 @@ async def open_storage(config: StorageConfig) -> AsyncIterator[Storage]:
             async with open_local_storage(config) as storage:
                 yield storage
         case AwsStorageConfig():
-            from chat_storage.aws import open_aws_storage
+            try:
+                from chat_storage.aws import open_aws_storage
+            except ImportError as exc:
+                raise MissingExtraError("The AWS storage backend", "pip install 'chat-storage[aws]'") from exc
 
             async with open_aws_storage(config) as storage:
                 yield storage
