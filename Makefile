@@ -30,10 +30,10 @@ sync: uv ## Create .venv with every member, extra and dev tool, exactly as locke
 test: sync ## Lint, type-check and run every test (the CI gate)
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
-	$(MAKE) --no-print-directory typecheck
-	$(MAKE) --no-print-directory pytest
 	$(MAKE) --no-print-directory check-versions
 	$(MAKE) --no-print-directory hadolint
+	$(MAKE) --no-print-directory typecheck
+	$(MAKE) --no-print-directory pytest
 
 typecheck: sync ## mypy --strict over every member
 	$(RUN) mypy $(SRC_DIRS) packages/chat-core/tests

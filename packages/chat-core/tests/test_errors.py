@@ -13,9 +13,17 @@ def all_error_classes() -> list[type[ChatError]]:
 
 
 class TestErrorCodes:
-    def test_every_code_has_exactly_one_class(self) -> None:
-        codes = [cls.code for cls in all_error_classes()]
+    def test_every_code_is_introduced_by_exactly_one_class(self) -> None:
+        codes = [cls.code for cls in all_error_classes() if "code" in vars(cls)]
         assert sorted(codes) == sorted(ErrorCode)
+
+    def test_missing_extra_is_an_outage_that_names_the_install(self) -> None:
+        exc = errors.MissingExtraError("The AWS backend", "pip install 'chat-storage[aws]'")
+        assert isinstance(exc, errors.UnavailableError)
+        assert exc.code is ErrorCode.SERVICE_UNAVAILABLE
+        assert not exc.recoverable
+        assert exc.retry_after is None
+        assert exc.message == "The AWS backend is not installed: run `pip install 'chat-storage[aws]'`."
 
     def test_codes_are_the_documented_strings(self) -> None:
         assert {code.value for code in ErrorCode} == {
