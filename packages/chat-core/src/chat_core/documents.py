@@ -42,7 +42,10 @@ class Document(CamelModel):
 
 
 class DocumentProgress(CamelModel):
-    """A status change reported by ingestion; `None` fields are left as they are."""
+    """A status change reported by ingestion; `None` fields are left as they are.
+
+    The error message is the exception: it belongs to a failed status and is cleared by any other.
+    """
 
     status: DocumentStatus
     chunk_count: int | None = None

@@ -261,7 +261,11 @@ class DocumentRepository(Protocol):
     async def update_progress(
         self, assistant_id: AssistantId, document_id: DocumentId, progress: DocumentProgress
     ) -> Document | None:
-        """Apply a status change; `None` when the document is gone (deleted meanwhile)."""
+        """Apply a status change; `None` when the document is gone (deleted meanwhile).
+
+        `None` fields of `progress` are left as they are, except `error_message`: any status but
+        `failed` clears it.
+        """
         ...
 
     async def delete(self, assistant_id: AssistantId, document_id: DocumentId) -> bool:

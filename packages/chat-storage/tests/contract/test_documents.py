@@ -96,6 +96,21 @@ class TestUpdateProgress:
         assert (failed.status, failed.error_message) == (DocumentStatus.FAILED, "Unreadable PDF")
 
     @pytest.mark.asyncio
+    async def test_a_retry_clears_the_old_reason(self, storage: Storage) -> None:
+        await storage.documents.create(make_document(1))
+        document_id = DocumentId("DOC-000000000001")
+        failed = DocumentProgress(status=DocumentStatus.FAILED, error_message="Unreadable PDF")
+        await storage.documents.update_progress(AST, document_id, failed)
+        retried = await storage.documents.update_progress(
+            AST, document_id, DocumentProgress(status=DocumentStatus.CHUNKING)
+        )
+        assert retried is not None
+        assert (retried.status, retried.error_message) == (DocumentStatus.CHUNKING, None)
+        stored = await storage.documents.get(AST, document_id)
+        assert stored is not None
+        assert stored.error_message is None
+
+    @pytest.mark.asyncio
     async def test_a_deleted_document_is_none_and_stays_deleted(self, storage: Storage) -> None:
         await storage.documents.create(make_document(1))
         await storage.documents.delete(AST, DocumentId("DOC-000000000001"))

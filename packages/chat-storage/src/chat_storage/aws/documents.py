@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from chat_core._base import utc_now
-from chat_core.documents import Document, DocumentProgress
+from chat_core.documents import Document, DocumentProgress, DocumentStatus
 from chat_core.errors import ConflictError
 from chat_core.ids import AssistantId, DocumentId, validate_id
 from chat_core.pagination import Page, validate_limit
@@ -130,13 +130,16 @@ class DynamoDocumentRepository:
                 changes[name] = value
         names = {f"#a{number}": name for number, name in enumerate(changes)}
         values = {f":v{number}": serialize(value) for number, value in enumerate(changes.values())}
+        expression = "SET " + ", ".join(f"#a{number} = :v{number}" for number in range(len(changes)))
+        if progress.status is not DocumentStatus.FAILED:  # a reason outlives only the failure it explains
+            names["#error"] = "errorMessage"
+            expression += " REMOVE #error"
         result = await conditional(
             "update a document",
             self._client.update_item(
                 TableName=self._table,
                 Key=key(_pk(assistant_id), f"{_DOC}{document_id}"),
-                UpdateExpression="SET "
-                + ", ".join(f"#a{number} = :v{number}" for number in range(len(changes))),
+                UpdateExpression=expression,
                 ConditionExpression="attribute_exists(PK)",
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=values,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import builtins
 
-from chat_core.documents import Document, DocumentProgress
+from chat_core.documents import Document, DocumentProgress, DocumentStatus
 from chat_core.errors import ConflictError
 from chat_core.ids import AssistantId, DocumentId, validate_id
 from chat_core.pagination import Page, validate_limit
@@ -87,6 +87,8 @@ class LocalDocumentRepository:
         """Apply a status change; `None` when the document is gone (deleted meanwhile)."""
         assistant_id, document_id = _ids(assistant_id, document_id)
         changes = progress.model_dump(exclude_none=True) | {"updated_at": utc_now()}
+        if progress.status is not DocumentStatus.FAILED:
+            changes["error_message"] = None  # a reason outlives only the failure it explains
         async with self._db.transaction() as tx:
             row = await tx.fetch_one(
                 "SELECT body FROM documents WHERE assistant_id = ? AND document_id = ?",
