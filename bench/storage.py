@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import random
 import statistics
@@ -139,6 +140,7 @@ async def aws_storage() -> AsyncIterator[Storage]:
     for name in [name for name in os.environ if name.startswith(("AWS_", "BOTO_"))]:
         del os.environ[name]
     os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per moto request in the table output
     server = start_moto_server()
     try:
         config = AwsStorageConfig(
