@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
+
+__all__ = ["CamelModel"]
 
 
 class CamelModel(BaseModel):
@@ -17,8 +18,3 @@ class CamelModel(BaseModel):
     def to_json_dict(self) -> dict[str, Any]:
         """Serialise with camelCase aliases, as clients and stored documents see it."""
         return self.model_dump(mode="json", by_alias=True)
-
-
-def utc_now() -> datetime:
-    """Timezone-aware now; every timestamp the platform writes is UTC."""
-    return datetime.now(UTC)

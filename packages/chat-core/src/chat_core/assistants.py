@@ -7,7 +7,8 @@ from enum import StrEnum
 
 from pydantic import Field
 
-from chat_core._base import CamelModel, utc_now
+from chat_core._base import CamelModel
+from chat_core.clock import utc_now
 from chat_core.errors import NotFoundError, PermissionDeniedError
 from chat_core.identity import User
 from chat_core.ids import AssistantId, UserId, new_assistant_id

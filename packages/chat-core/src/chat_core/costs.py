@@ -13,7 +13,8 @@ from decimal import Decimal
 
 from pydantic import Field
 
-from chat_core._base import CamelModel, utc_now
+from chat_core._base import CamelModel
+from chat_core.clock import utc_now
 from chat_core.errors import InvalidInputError
 from chat_core.ids import SessionId, UserId
 

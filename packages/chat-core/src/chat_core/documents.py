@@ -7,7 +7,8 @@ from enum import StrEnum
 
 from pydantic import Field
 
-from chat_core._base import CamelModel, utc_now
+from chat_core._base import CamelModel
+from chat_core.clock import utc_now
 from chat_core.ids import AssistantId, DocumentId
 
 __all__ = ["Document", "DocumentProgress", "DocumentStatus"]

@@ -10,7 +10,8 @@ from pathlib import PurePosixPath
 
 from pydantic import Field
 
-from chat_core._base import CamelModel, utc_now
+from chat_core._base import CamelModel
+from chat_core.clock import utc_now
 from chat_core.errors import InvalidInputError
 from chat_core.ids import SessionId, UploadId, UserId
 

@@ -6,7 +6,8 @@ from datetime import datetime
 
 from pydantic import Field
 
-from chat_core._base import CamelModel, utc_now
+from chat_core._base import CamelModel
+from chat_core.clock import utc_now
 from chat_core.ids import UserId
 
 __all__ = ["User", "UserProfile"]

@@ -8,7 +8,8 @@ from enum import StrEnum
 
 from pydantic import Field, model_validator
 
-from chat_core._base import CamelModel, utc_now
+from chat_core._base import CamelModel
+from chat_core.clock import utc_now
 from chat_core.costs import PricingSnapshot
 from chat_core.identity import User
 from chat_core.ids import ManagedModelId, new_managed_model_id

@@ -8,7 +8,8 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from chat_core._base import CamelModel, utc_now
+from chat_core._base import CamelModel
+from chat_core.clock import utc_now
 from chat_core.costs import CostBreakdown, PricingSnapshot, TokenUsage
 from chat_core.ids import MessageId, SessionId, UserId
 

@@ -8,7 +8,8 @@ from typing import Any
 
 from pydantic import ConfigDict, Field
 
-from chat_core._base import CamelModel, utc_now
+from chat_core._base import CamelModel
+from chat_core.clock import utc_now
 from chat_core.ids import SessionId, UserId
 
 __all__ = [

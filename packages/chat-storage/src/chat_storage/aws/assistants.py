@@ -6,8 +6,8 @@ import builtins
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from chat_core._base import utc_now
 from chat_core.assistants import Assistant, AssistantShare, AssistantStatus, Visibility
+from chat_core.clock import utc_now
 from chat_core.errors import ConflictError, InvalidInputError
 from chat_core.ids import AssistantId, UserId, validate_email, validate_id
 from chat_core.pagination import Page, validate_limit

@@ -6,7 +6,7 @@ import builtins
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from chat_core._base import utc_now
+from chat_core.clock import utc_now
 from chat_core.documents import Document, DocumentProgress, DocumentStatus
 from chat_core.errors import ConflictError
 from chat_core.ids import AssistantId, DocumentId, validate_id

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
-from chat_core._base import utc_now
+from chat_core.clock import utc_now
 from chat_core.errors import ConflictError, InvalidInputError, NotFoundError, QuotaExceededError
 from chat_core.files import FileStatus, FileUpload, UserFileQuota
 from chat_core.ids import SessionId, UploadId, UserId, validate_id

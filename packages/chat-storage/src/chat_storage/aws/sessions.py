@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from chat_core._base import utc_now
+from chat_core.clock import utc_now
 from chat_core.errors import ConflictError, InternalError, InvalidInputError
 from chat_core.ids import SessionId, UserId, message_id, validate_id
 from chat_core.messages import Message, MessageDraft
