@@ -1,7 +1,10 @@
 """`make wheels`: build every member into dist/ without workspace sources, then smoke-install each wheel.
 
 `--no-sources` builds exactly what a consumer of the index gets (the `tool.uv.sources` table never
-reaches a wheel). Each wheel is then installed into its own fresh virtual environment, outside the
+reaches a wheel). Builds are reproducible: the build backend is pinned, and each member is built
+with `SOURCE_DATE_EPOCH` set to the time of the last commit that touched its folder, so building the
+same commit twice, or a later commit that left the member alone, gives byte-identical files
+(`build_commit` builds a recorded commit from `git archive`, untouched by the working tree). Each wheel is then installed into its own fresh virtual environment, outside the
 workspace, together with the internal wheels it needs (by path, never from an index) and the locked
 third-party versions, checked with `uv pip check`, and its module is imported there: a wheel that
 misses a module or an internal requirement fails here, not on a deploy host.
@@ -10,9 +13,12 @@ misses a module or an internal requirement fails here, not on a deploy host.
 from __future__ import annotations
 
 import argparse
+import io
 import os
+import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
@@ -25,18 +31,74 @@ from packaging.utils import canonicalize_name, parse_wheel_filename
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from check_versions import ROOT, members
 
-__all__ = ["build", "lock_requirements", "main", "run", "smoke", "wheel_closure", "wheels_by_name"]
+__all__ = [
+    "build",
+    "build_commit",
+    "lock_requirements",
+    "main",
+    "run",
+    "smoke",
+    "source_date_epoch",
+    "wheel_closure",
+    "wheels_by_name",
+]
 
 UV = os.environ.get("UV", "uv")
 
 
-def build(out_dir: Path, *, sdists: bool = True) -> list[Path]:
-    """Build every member with `--no-sources` into a cleared `out_dir`; return the wheels."""
-    command = [UV, "build", "--all-packages", "--no-sources", "--clear", "--quiet", "--out-dir", str(out_dir)]
-    if not sdists:
-        command.append("--wheel")
-    subprocess.run(command, cwd=ROOT, check=True)
+def source_date_epoch(git_root: Path, folder: str, rev: str = "HEAD") -> str | None:
+    """Commit time of the last commit up to `rev` that touched `folder`; None outside a git history."""
+    result = subprocess.run(
+        ["git", "log", "-1", "--format=%ct", rev, "--", folder],
+        cwd=git_root,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return result.stdout.strip() or None
+
+
+def build(
+    out_dir: Path,
+    *,
+    sdists: bool = True,
+    names: list[str] | None = None,
+    root: Path = ROOT,
+    git_root: Path | None = None,
+    rev: str = "HEAD",
+) -> list[Path]:
+    """Build members (default: all) of the workspace at `root` into a cleared `out_dir`; return the wheels.
+
+    `git_root` and `rev` say which history dates each member (default: `root` itself at HEAD).
+    """
+    projects = members(root)
+    shutil.rmtree(out_dir, ignore_errors=True)
+    out_dir.mkdir(parents=True)
+
+    def build_one(name: str) -> None:
+        folder = projects[name].path.relative_to(root).as_posix()
+        env = dict(os.environ)
+        epoch = source_date_epoch(git_root or root, folder, rev)
+        if epoch:
+            env["SOURCE_DATE_EPOCH"] = epoch
+        command = [UV, "build", "--package", name, "--no-sources", "--quiet", "--out-dir", str(out_dir)]
+        run([*command, *([] if sdists else ["--wheel"])], cwd=root, env=env)
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        list(pool.map(build_one, names or list(projects)))
     return sorted(out_dir.glob("*.whl"))
+
+
+def build_commit(
+    commit: str, out_dir: Path, *, names: list[str] | None = None, sdists: bool = True
+) -> list[Path]:
+    """Build members (default: all) as they are in `commit`, from `git archive`, into a cleared `out_dir`."""
+    with tempfile.TemporaryDirectory(prefix="build-commit-") as scratch:
+        tree = Path(scratch)
+        archive = subprocess.run(["git", "archive", commit], cwd=ROOT, capture_output=True, check=True)
+        with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+            tar.extractall(tree, filter="data")
+        return build(out_dir, sdists=sdists, names=names, root=tree, git_root=ROOT, rev=commit)
 
 
 def wheels_by_name(dist: Path) -> dict[str, Path]:

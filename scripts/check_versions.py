@@ -1,15 +1,17 @@
-"""`make check-versions`: internal ranges, release tags, the lock and the installed set agree.
+"""`make check-versions`: internal ranges, recorded releases, the lock and the installed set agree.
 
 uv does not check the version ranges members write on each other (they go verbatim into the wheels),
 and `uv version --bump` never touches dependents, so these checks are ours:
 
 1. every internal requirement has a range (lower bound and a cap) that contains the sibling's
    workspace version;
-2. a member whose files changed since its last release tag `<dist>-v<version>` carries a version bump
-   and a `## <version>` heading in its CHANGELOG.md (no tag yet: never released, nothing to compare);
-3. `uv lock --check`, then `uv sync --all-packages --locked` and `uv pip check`.
+2. every member's CHANGELOG.md has a `## <version>` heading for its current version;
+3. against the release manifest (releases.toml): a member whose files changed since the commit of its
+   last recorded release must carry a version above that release (a pending release); a version
+   below it is an error; a member with no recorded release was never released (nothing to compare);
+4. `uv lock --check`, then `uv sync --all-packages --locked` and `uv pip check`.
 
-The functions are also used by the tests (tests/architecture, tests/release).
+The functions are also used by the tests (tests/architecture, tests/release) and the release scripts.
 """
 
 from __future__ import annotations
@@ -25,18 +27,22 @@ from typing import Any
 
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from releases import commit_exists, last_release
 
 __all__ = [
     "ROOT",
     "Member",
+    "changed_since",
     "floors",
     "internal_closure",
     "main",
     "members",
     "range_problems",
     "release_problems",
-    "release_tag",
+    "release_state",
 ]
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -146,24 +152,17 @@ def internal_closure(name: str, root: Path = ROOT) -> set[str]:
     return {member_name for member_name, _ in seen}
 
 
-def release_tag(name: str, version: str) -> str:
-    """The git tag of a release: `<dist>-v<version>`, e.g. `chat-core-v1.2.0`."""
-    return f"{name}-v{version}"
-
-
 def _git(root: Path, *args: str) -> str:
     result = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=True)
     return result.stdout
 
 
-def _last_release(root: Path, name: str) -> Version | None:
-    versions = []
-    for tag in _git(root, "tag", "--list", f"{name}-v*").split():
-        try:
-            versions.append(Version(tag.removeprefix(f"{name}-v")))
-        except InvalidVersion:  # JUSTIFICATION: a tag such as chat-core-vnext is not a release tag
-            continue
-    return max(versions, default=None)
+def changed_since(root: Path, commit: str, folder: Path) -> list[str]:
+    """Files under `folder` that differ from `commit`: committed, uncommitted or untracked."""
+    relative = folder.relative_to(root).as_posix()
+    changed = _git(root, "diff", "--name-only", commit, "--", relative).split()
+    changed += _git(root, "ls-files", "--others", "--exclude-standard", "--", relative).split()
+    return sorted(set(changed))
 
 
 def _changelog_has(member: Member, version: str) -> bool:
@@ -174,29 +173,41 @@ def _changelog_has(member: Member, version: str) -> bool:
     return heading.search(changelog.read_text()) is not None
 
 
+def release_state(member: Member, root: Path = ROOT) -> str:
+    """One line on where `member` stands against its last recorded release."""
+    last = last_release(root, member.name)
+    if last is None:
+        return f"{member.name} {member.version}: never released"
+    if Version(member.version) > last.version:
+        return f"{member.name} {member.version}: pending release (last release {last.version})"
+    return f"{member.name} {member.version}: released at {last.commit[:12]}"
+
+
 def release_problems(root: Path = ROOT) -> list[str]:
-    """Members changed since their last release tag without a version bump and changelog entry."""
+    """Members changed since their last recorded release without a version above it and a changelog entry."""
     problems = []
     for member in members(root).values():
-        relative = member.path.relative_to(root).as_posix()
         if not _changelog_has(member, member.version):
             problems.append(f"{member.name}: CHANGELOG.md has no '## {member.version}' heading")
-        last = _last_release(root, member.name)
+        last = last_release(root, member.name)
         if last is None:
             continue  # never released: nothing to compare
-        tag = release_tag(member.name, str(last))
         current = Version(member.version)
-        if current < last:
-            problems.append(f"{member.name}: version {current} is lower than the last release tag {tag}")
-        elif current == last:
-            changed = _git(root, "diff", "--name-only", tag, "--", relative).split()
-            changed += _git(root, "ls-files", "--others", "--exclude-standard", "--", relative).split()
+        if not commit_exists(root, last.commit):
+            problems.append(
+                f"{member.name}: the commit {last.commit[:12]} of release {last.version} is not in this "
+                "clone (fetch the whole history: git fetch --unshallow)"
+            )
+        elif current < last.version:
+            problems.append(f"{member.name}: version {current} is lower than its last release {last.version}")
+        elif current == last.version:
+            changed = changed_since(root, last.commit, member.path)
             if changed:
-                shown = ", ".join(sorted(changed)[:5]) + (" ..." if len(changed) > 5 else "")
+                shown = ", ".join(changed[:5]) + (" ..." if len(changed) > 5 else "")
                 problems.append(
-                    f"{member.name}: {len(changed)} file(s) changed since {tag} without a version bump "
-                    f"(uv version --package {member.name} --bump patch|minor|major, then a "
-                    f"CHANGELOG.md entry): {shown}"
+                    f"{member.name}: {len(changed)} file(s) changed since release {last.version} "
+                    f"(commit {last.commit[:12]}) without a version above it (uv version --package "
+                    f"{member.name} --bump patch|minor|major, then a CHANGELOG.md entry): {shown}"
                 )
     return problems
 
@@ -211,9 +222,7 @@ def main() -> int:
     uv = os.environ.get("UV", "uv")
     problems = range_problems() + release_problems()
     for member in members().values():
-        last = _last_release(ROOT, member.name)
-        state = f"last release {release_tag(member.name, str(last))}" if last else "never released"
-        print(f"{member.name} {member.version}: {state}")
+        print(release_state(member))
     for problem in problems:
         print(f"error: {problem}", file=sys.stderr)
     ok = not problems

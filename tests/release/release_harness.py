@@ -24,8 +24,11 @@ from pathlib import Path
 from packaging.utils import canonicalize_name
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
+from build_wheels import build_commit
 from check_versions import ROOT as ROOT
-from check_versions import floors, members, release_tag
+from check_versions import floors, members
+from packaging.version import Version
+from releases import load
 
 UV = os.environ.get("UV", "uv")
 BIN = Path(sys.executable).parent
@@ -236,24 +239,25 @@ def make_wheel(out_dir: Path, name: str, version: str, files: dict[str, str]) ->
 
 
 def publish_floor(index: Index, name: str, version: str, scratch: Path) -> None:
-    """Make `name==version` available on the index: already there, or built from its release tag."""
+    """Make `name==version` available on the index: already there, or rebuilt from its recorded release.
+
+    The rebuild from the release's commit must give the wheel and sdist the manifest recorded.
+    """
     if any(index.packages.glob(f"{name.replace('-', '_')}-{version}-*.whl")):
         return
-    tag = release_tag(name, version)
-    known = subprocess.run(["git", "rev-parse", "-q", "--verify", f"refs/tags/{tag}"], cwd=ROOT, check=False)
-    if known.returncode != 0:
+    recorded = {release.version: release for release in load(ROOT).get(name, [])}
+    release = recorded.get(Version(version))
+    if release is None:
         raise AssertionError(
-            f"floor {name}=={version} is neither the workspace version nor a release tag ({tag})"
+            f"floor {name}=={version} is neither the workspace version nor a recorded release"
         )
-    source = scratch / tag
-    source.mkdir()
-    relative = members()[name].path.relative_to(ROOT).as_posix()
-    archive = subprocess.run(
-        ["git", "archive", "--format=tar", tag, relative], cwd=ROOT, check=True, capture_output=True
+    out = scratch / f"{name}-{version}"
+    (wheel,) = build_commit(release.commit, out, names=[name])
+    (sdist,) = out.glob("*.tar.gz")
+    assert (sha256(wheel), sha256(sdist)) == (release.wheel_sha256, release.sdist_sha256), (
+        f"{name} {version} rebuilt from {release.commit} differs from the recorded release"
     )
-    subprocess.run(["tar", "-x", "-C", str(source)], input=archive.stdout, check=True)
-    run([UV, "build", "--wheel", "--no-sources", "--quiet", "--out-dir", source / "dist", source / relative])
-    run([sys.executable, ROOT / "scripts" / "publish.py", "--dist", source / "dist"], env=index.env())
+    run([sys.executable, ROOT / "scripts" / "publish.py", "--dist", out], env=index.env())
 
 
 def floor_groups() -> list[dict[str, str]]:

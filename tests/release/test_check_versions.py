@@ -1,24 +1,21 @@
-"""Release-tag rule of `make check-versions`, on a small git repository built here."""
+"""Release rule of `make check-versions` against the manifest (releases.toml), on a small git repository."""
 
 from __future__ import annotations
 
+import datetime
 import subprocess
 from pathlib import Path
 
 import pytest
-from check_versions import floors, internal_closure, members, release_problems, release_tag
+from check_versions import floors, internal_closure, members, release_problems
+from packaging.version import Version
+from releases import MANIFEST, Release, last_release, load, member_paths_at, pyproject_at, record
 
 
-def git(repo: Path, *args: str) -> None:
-    identity = [
-        "-c",
-        "user.name=Release Test",
-        "-c",
-        "user.email=release@example.com",
-        "-c",
-        "tag.gpgSign=false",
-    ]
-    subprocess.run(["git", *identity, *args], cwd=repo, check=True, capture_output=True)
+def git(repo: Path, *args: str) -> str:
+    identity = ["-c", "user.name=Release Test", "-c", "user.email=release@example.com"]
+    done = subprocess.run(["git", *identity, *args], cwd=repo, check=True, capture_output=True, text=True)
+    return done.stdout.strip()
 
 
 def write_member(repo: Path, name: str, version: str, dependencies: list[str], changelog: list[str]) -> Path:
@@ -38,6 +35,23 @@ def set_version(folder: Path, old: str, new: str) -> None:
     pyproject.write_text(pyproject.read_text().replace(f'version = "{old}"', f'version = "{new}"'))
 
 
+def add_heading(folder: Path, version: str) -> None:
+    changelog = folder / "CHANGELOG.md"
+    changelog.write_text(
+        changelog.read_text().replace("# Changelog\n\n", f"# Changelog\n\n## {version}\n\n- X.\n\n")
+    )
+
+
+def release(repo: Path, name: str, version: str) -> None:
+    """Record `name==version` as released at HEAD (hashes are not looked at by these rules)."""
+    stem = name.replace("-", "_")
+    entry = Release(name, Version(version), datetime.date(2026, 11, 22), git(repo, "rev-parse", "HEAD"),
+                    f"{stem}-{version}-py3-none-any.whl", "0" * 64, "1" * 64)  # fmt: skip
+    record(repo, [entry])
+    git(repo, "add", MANIFEST)
+    git(repo, "commit", "-q", "-m", f"releases.toml: {name} {version}")
+
+
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
     (tmp_path / "pyproject.toml").write_text('[tool.uv.workspace]\nmembers = ["packages/*"]\n')
@@ -47,7 +61,7 @@ def repo(tmp_path: Path) -> Path:
     git(tmp_path, "init", "-q")
     git(tmp_path, "add", ".")
     git(tmp_path, "commit", "-q", "-m", "First release")
-    git(tmp_path, "tag", release_tag("chat-core", "1.0.0"))
+    release(tmp_path, "chat-core", "1.0.0")
     return tmp_path
 
 
@@ -62,11 +76,12 @@ def test_a_member_never_released_has_nothing_to_compare(repo: Path) -> None:
     assert release_problems(repo) == []
 
 
-def test_a_change_since_the_tag_without_a_bump_is_reported(repo: Path) -> None:
+def test_a_change_since_the_release_without_a_bump_is_reported(repo: Path) -> None:
     init = repo / "packages" / "chat-core" / "src" / "chat_core" / "__init__.py"
     init.write_text('"""Core, changed."""\n')
     (problem,) = release_problems(repo)  # uncommitted edits count
-    assert problem.startswith("chat-core: 1 file(s) changed since chat-core-v1.0.0 without a version bump")
+    assert problem.startswith("chat-core: 1 file(s) changed since release 1.0.0 (commit ")
+    assert "uv version --package chat-core --bump" in problem
     assert "packages/chat-core/src/chat_core/__init__.py" in problem
     git(repo, "commit", "-q", "-am", "Change chat-core")
     assert release_problems(repo) == [problem]  # and so do committed ones
@@ -74,27 +89,62 @@ def test_a_change_since_the_tag_without_a_bump_is_reported(repo: Path) -> None:
     assert "2 file(s) changed" in release_problems(repo)[0]
 
 
-def test_a_bump_needs_a_changelog_entry(repo: Path) -> None:
+def test_the_manifest_itself_is_not_a_change_of_a_member(repo: Path) -> None:
+    release(repo, "chat-storage", "1.0.0")  # a commit after chat-core's release, outside its folder
+    assert release_problems(repo) == []
+
+
+def test_a_pending_release_needs_a_changelog_heading(repo: Path) -> None:
     core = repo / "packages" / "chat-core"
     (core / "src" / "chat_core" / "__init__.py").write_text('"""Core, changed."""\n')
     set_version(core, "1.0.0", "1.1.0")
     assert release_problems(repo) == ["chat-core: CHANGELOG.md has no '## 1.1.0' heading"]
-    changelog = core / "CHANGELOG.md"
-    changelog.write_text(changelog.read_text().replace("## 1.0.0", "## 1.1.0\n\n- Feature.\n\n## 1.0.0"))
-    assert release_problems(repo) == []
+    add_heading(core, "1.1.0")
+    assert release_problems(repo) == []  # a pending release: above the recorded one, with its section
 
 
-def test_the_last_release_is_the_highest_tag(repo: Path) -> None:
+def test_the_last_release_is_the_highest_recorded_version(repo: Path) -> None:
     core = repo / "packages" / "chat-core"
     set_version(core, "1.0.0", "1.10.0")
-    changelog = core / "CHANGELOG.md"
-    changelog.write_text(changelog.read_text().replace("## 1.0.0", "## 1.10.0\n\n- Feature.\n\n## 1.0.0"))
+    add_heading(core, "1.10.0")
     git(repo, "commit", "-q", "-am", "Release 1.10.0")
-    git(repo, "tag", release_tag("chat-core", "1.10.0"))
-    git(repo, "tag", "chat-core-vnext")  # not a version: ignored
+    release(repo, "chat-core", "1.10.0")
+    last = last_release(repo, "chat-core")
+    assert last is not None
+    assert last.version == Version("1.10.0")
+    assert [r.version for r in load(repo)["chat-core"]] == [Version("1.0.0"), Version("1.10.0")]
     assert release_problems(repo) == []
     set_version(core, "1.10.0", "1.9.0")
-    assert "version 1.9.0 is lower than the last release tag chat-core-v1.10.0" in release_problems(repo)[-1]
+    add_heading(core, "1.9.0")
+    assert release_problems(repo) == ["chat-core: version 1.9.0 is lower than its last release 1.10.0"]
+
+
+def test_a_recorded_version_is_never_recorded_twice(repo: Path) -> None:
+    (entry,) = load(repo)["chat-core"]
+    with pytest.raises(ValueError, match=r"chat-core 1\.0\.0 is already in releases\.toml"):
+        record(repo, [entry])
+
+
+def test_a_release_commit_missing_from_the_clone_is_reported(repo: Path) -> None:
+    manifest = repo / MANIFEST
+    commit = git(repo, "rev-parse", "HEAD~1")
+    manifest.write_text(manifest.read_text().replace(commit, "f" * 40))
+    (problem,) = release_problems(repo)
+    assert "ffffffffffff of release 1.0.0 is not in this clone" in problem
+
+
+def test_members_are_read_from_the_tree_of_a_commit(repo: Path) -> None:
+    first = git(repo, "rev-parse", "HEAD")
+    storage = repo / "packages" / "chat-storage"
+    storage.rename(repo / "packages" / "storage")  # a member moved: its old path is still known
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "Move chat-storage")
+    assert member_paths_at(repo, first) == {
+        "chat-core": "packages/chat-core",
+        "chat-storage": "packages/chat-storage",
+    }
+    assert member_paths_at(repo, "HEAD")["chat-storage"] == "packages/storage"
+    assert pyproject_at(repo, first, "chat-storage")["dependencies"] == ["chat-core>=1.0.0,<2"]
 
 
 def test_floors_and_closure_come_from_the_declared_ranges(repo: Path) -> None:
