@@ -31,6 +31,7 @@ test: sync ## Lint, type-check and run every test (the CI gate)
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
 	$(MAKE) --no-print-directory check-versions
+	$(MAKE) --no-print-directory check-api
 	$(MAKE) --no-print-directory hadolint
 	$(MAKE) --no-print-directory typecheck
 	$(MAKE) --no-print-directory pytest
@@ -72,10 +73,13 @@ error-doc: sync ## Regenerate docs/error-handling.md from the justified suppress
 clean: ## Remove build and test leftovers (not the data directory)
 	rm -rf dist .mypy_cache .ruff_cache .pytest_cache .coverage htmlcov
 
-.PHONY: check-versions wheels publish hadolint
+.PHONY: check-versions check-api wheels publish hadolint
 
 check-versions: sync ## Internal ranges contain sibling versions, changed packages are bumped, lock and installed set agree
 	$(RUN) python scripts/check_versions.py
+
+check-api: sync ## Each library's public API against its last recorded release: breaking changes need a major version
+	$(RUN) python scripts/check_api.py
 
 wheels: sync ## Build every member into dist/ (--no-sources), smoke-install each wheel in a fresh venv
 	$(RUN) python scripts/build_wheels.py --out dist
