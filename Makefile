@@ -73,7 +73,7 @@ error-doc: sync ## Regenerate docs/error-handling.md from the justified suppress
 clean: ## Remove build and test leftovers (not the data directory)
 	rm -rf dist .mypy_cache .ruff_cache .pytest_cache .coverage htmlcov
 
-.PHONY: check-versions check-api wheels publish hadolint
+.PHONY: check-versions check-api wheels images publish hadolint
 
 check-versions: sync ## Internal ranges contain sibling versions, changed packages are bumped, lock and installed set agree
 	$(RUN) python scripts/check_versions.py
@@ -81,8 +81,21 @@ check-versions: sync ## Internal ranges contain sibling versions, changed packag
 check-api: sync ## Each library's public API against its last recorded release: breaking changes need a major version
 	$(RUN) python scripts/check_api.py
 
-wheels: sync ## Build every member into dist/ (--no-sources), smoke-install each wheel in a fresh venv
+wheels: sync ## Build every member into dist/ (reproducible, --no-sources), smoke-install each wheel; SBOMs into dist/sbom
 	$(RUN) python scripts/build_wheels.py --out dist
+	$(RUN) python scripts/sbom.py --out dist/sbom
+
+images: sync ## SBOM per service image into dist/sbom, then build each image when a container engine answers
+	$(RUN) python scripts/sbom.py --out dist/sbom
+	@if ! docker info >/dev/null 2>&1; then \
+		echo "images: no container engine answers (docker info): SBOMs written, no image built."; \
+		echo "        docker/install-service.sh <service> <venv> runs an image's install steps without one."; \
+	else for dockerfile in docker/Dockerfile.*; do \
+		[[ $$dockerfile == *.dockerignore ]] && continue; \
+		service=$${dockerfile#docker/Dockerfile.}; version=$$($(UV) version --package "$$service" --short --frozen); \
+		docker build -f "$$dockerfile" -t "$$service:$$version" . ; \
+		echo "$$service:$$version built; its SBOM: dist/sbom/$$service-$$version.cdx.json"; \
+	done; fi
 
 publish: wheels ## Upload dist/ to CHAT_INDEX_URL (CHAT_INDEX_USERNAME/PASSWORD); skips published, refuses changed
 	$(RUN) python scripts/publish.py --dist dist
