@@ -15,12 +15,13 @@ from chat_rag.config import (
     RagConfig,
     SqliteIndexConfig,
 )
-from chat_rag.errors import MissingExtraError
+from chat_rag.errors import DimensionMismatchError, MissingExtraError
 from chat_rag.knowledge_base import IngestResult, KnowledgeBase, Progress, SearchMode, open_knowledge_base
 from chat_rag.search import SearchHit, augment_prompt, citations
 
 __all__ = [
     "BedrockEmbedderConfig",
+    "DimensionMismatchError",
     "IngestResult",
     "KnowledgeBase",
     "LocalEmbedderConfig",

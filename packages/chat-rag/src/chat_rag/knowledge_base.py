@@ -14,10 +14,10 @@ import dataclasses
 import functools
 import hashlib
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal, TypeVar
 
 from chat_core.errors import ConflictError, InvalidInputError
 from chat_core.ids import AssistantId, DocumentId, validate_id
@@ -25,7 +25,7 @@ from chat_rag._terms import query_terms
 from chat_rag.chunking import CHUNKER_VERSION, Chunk, chunk_blocks, heading_context
 from chat_rag.config import RagConfig
 from chat_rag.embeddings import Embedder, open_embedder
-from chat_rag.index import ChunkIndex, DocumentRecord, open_index
+from chat_rag.index import ChunkIndex, DocumentRecord, IndexHit, open_index
 from chat_rag.parsing import parse_document
 from chat_rag.search import SearchHit, fuse_rankings, to_search_hits
 
@@ -35,6 +35,9 @@ Progress = Callable[[int, int], Awaitable[None]]
 """Called with (chunks done, chunks in total)."""
 
 SearchMode = Literal["hybrid", "vector", "lexical"]
+
+_A = TypeVar("_A")
+_B = TypeVar("_B")
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,15 +202,22 @@ class KnowledgeBase:
                 f"The knowledge base of {assistant!r} was built with {active!r}, not {self.embedder_id!r}; "
                 "it is re-indexed on the next ingestion or by KnowledgeBase.reindex()."
             )
-        candidates = max(self._config.candidates, limit)
+        terms = query_terms(query)
         if mode == "lexical":
-            lexical = await self._index.lexical_search(assistant, active, query_terms(query), limit)
-            return to_search_hits(lexical)
-        vector = await self._embedder.embed_query(query)
+            return to_search_hits(await self._index.lexical_search(assistant, active, terms, limit))
         if mode == "vector":
+            vector = await self._embedder.embed_query(query)
             return to_search_hits(await self._index.vector_search(assistant, active, vector, limit))
-        by_vector = await self._index.vector_search(assistant, active, vector, candidates)
-        by_terms = await self._index.lexical_search(assistant, active, query_terms(query), candidates)
+        candidates = max(self._config.candidates, limit)
+
+        async def nearest() -> list[IndexHit]:
+            vector = await self._embedder.embed_query(query)
+            return await self._index.vector_search(assistant, active, vector, candidates)
+
+        # The full-text search needs no query vector: it runs while the query is embedded and searched.
+        by_terms, by_vector = await _concurrently(
+            self._index.lexical_search(assistant, active, terms, candidates), nearest()
+        )
         return fuse_rankings([by_terms, by_vector], rrf_k=self._config.rrf_k, limit=limit)
 
     async def reindex(self, assistant_id: AssistantId | str, *, on_progress: Progress | None = None) -> int:
@@ -272,6 +282,18 @@ class KnowledgeBase:
     async def ping(self) -> None:
         """Raise `UnavailableError` if the index cannot be reached (the embedder is not called)."""
         await self._index.ping()
+
+
+async def _concurrently(first: Coroutine[Any, Any, _A], second: Coroutine[Any, Any, _B]) -> tuple[_A, _B]:
+    """Await both at once; the first failure cancels the other and is raised as it is."""
+    try:
+        async with asyncio.TaskGroup() as group:
+            first_task = group.create_task(first)
+            second_task = group.create_task(second)
+    except BaseExceptionGroup as failures:
+        failure = failures.exceptions[0]
+        raise failure from failure.__cause__
+    return first_task.result(), second_task.result()
 
 
 async def _offset_progress(reporter: _Reporter, offset: int, ceiling: int, count: int) -> None:

@@ -13,6 +13,7 @@ import pytest
 
 from chat_core.errors import ConflictError, InvalidInputError, UnavailableError
 from chat_rag import KnowledgeBase
+from chat_rag.errors import DimensionMismatchError
 
 Progress = tuple[list[tuple[int, int]], Callable[[int, int], Awaitable[None]]]
 
@@ -224,6 +225,23 @@ class TestEmbedderChange:
         async with open_kb(make_embedder("hash:v2", dimensions=128)) as new:
             with pytest.raises(ConflictError, match="hash:v1"):
                 await new.search("ast-1", "brake pads")
+
+    async def test_vectors_of_another_size_under_the_same_embedder_id_are_a_dimension_mismatch(
+        self, open_kb: Any, make_embedder: Any
+    ) -> None:
+        async with open_kb(make_embedder("same:id", dimensions=256)) as built:
+            await ingest(built, "ast-1", "DOC-handbook", HANDBOOK)
+        async with open_kb(make_embedder("same:id", dimensions=128)) as changed:
+            for mode in ("vector", "hybrid"):
+                with pytest.raises(DimensionMismatchError) as searched:
+                    await changed.search("ast-1", "brake pads", mode=mode)
+                assert searched.value.detail == {"storedDimensions": 256, "queryDimensions": 128}
+                assert "256" in searched.value.message
+                assert "Error" not in searched.value.message
+            with pytest.raises(DimensionMismatchError):
+                await ingest(changed, "ast-1", "DOC-policy", POLICY)
+            assert await changed.search("ast-1", "hotel Paris", mode="lexical") == []
+            assert await changed.search("ast-1", "brake pads", mode="lexical")
 
     async def test_reindex_switches_to_the_new_embedder_atomically(
         self, open_kb: Any, make_embedder: Any, progress: Progress

@@ -104,6 +104,7 @@ class TestPgvectorIndex:
         config = PgvectorIndexConfig(
             dsn=f"postgresql://postgres@/postgres?host={tmp_path}", connect_timeout=2
         )
-        with pytest.raises(UnavailableError, match="unreachable"):
+        with pytest.raises(UnavailableError, match="unreachable") as raised:
             async with open_index(config):
                 pass
+        assert "Error" not in raised.value.message

@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
-from chat_core.errors import UnavailableError
+from chat_core.errors import ConflictError, InternalError, UnavailableError
 from chat_rag import KnowledgeBase, RagConfig, SqliteIndexConfig
 from chat_rag.chunking import Chunk
 from chat_rag.index import DocumentRecord
 from chat_rag.index.sqlite import SqliteChunkIndex
 
 DOC = b"# Garden\n\nTomatoes need six hours of sun a day.\n\n## Soil\n\nCompost improves clay soil."
+
+
+def assert_no_internals(message: str) -> None:
+    """A client-facing message names no exception class, SQLite, file path or system error."""
+    for internal in ("Error", "sqlite", "SQLITE", "Errno", "/", "database is", "not a database", "UNIQUE"):
+        assert internal not in message, message
 
 
 def knowledge_base(data_dir: Path, embedder: Any) -> tuple[KnowledgeBase, SqliteChunkIndex]:
@@ -98,17 +105,12 @@ class TestSqliteIndex:
         blocker = tmp_path / "file"
         blocker.write_text("not a directory")
         kb, _ = knowledge_base(blocker, make_embedder())
-        with pytest.raises(UnavailableError, match="directory"):
+        with pytest.raises(UnavailableError, match="storage is unavailable") as ingested:
             await ingest(kb, "ast-a")
-        with pytest.raises(UnavailableError, match="not writable"):
+        with pytest.raises(UnavailableError, match="storage is unavailable") as pinged:
             await kb.ping()
-
-    async def test_a_corrupt_file_is_unavailable(self, tmp_path: Path, make_embedder: Any) -> None:
-        kb, index = knowledge_base(tmp_path, make_embedder())
-        await ingest(kb, "ast-a")
-        index.path_of("ast-a").write_bytes(b"this is not a database" * 100)
-        with pytest.raises(UnavailableError, match="could not be used"):
-            await kb.search("ast-a", "tomatoes")
+        for error in (ingested.value, pinged.value):
+            assert_no_internals(error.message)
 
     async def test_terms_in_most_chunks_are_not_ranked_but_change_nothing(self, tmp_path: Path) -> None:
         index = SqliteChunkIndex(SqliteIndexConfig(data_dir=tmp_path))
@@ -128,3 +130,48 @@ class TestSqliteIndex:
         assert len(only_common) == 5
         other_space = await index.lexical_search("ast-a", "other-embedder", ["rare"], 50)
         assert other_space == []
+
+
+@pytest.mark.asyncio
+class TestErrorTranslation:
+    """SQLite failures reach callers as typed errors with plain messages; the details stay in the log."""
+
+    async def test_a_file_locked_by_another_writer_is_unavailable(
+        self, tmp_path: Path, make_embedder: Any, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        config = RagConfig(index=SqliteIndexConfig(data_dir=tmp_path, busy_timeout=0.05))
+        index = SqliteChunkIndex(config.index)  # type: ignore[arg-type]
+        kb = KnowledgeBase(config, make_embedder(), index)
+        await ingest(kb, "ast-a")
+        other_process = sqlite3.connect(index.path_of("ast-a"), isolation_level=None)
+        try:
+            other_process.execute("BEGIN EXCLUSIVE")
+            with pytest.raises(UnavailableError) as raised:
+                await ingest(kb, "ast-a", "DOC-2", b"Roses want acid soil.")
+        finally:
+            other_process.close()
+        assert raised.value.message == "The knowledge base is busy or its storage is unavailable."
+        assert "database is locked" in caplog.text
+        await ingest(kb, "ast-a", "DOC-2", b"Roses want acid soil.")
+
+    async def test_a_duplicate_key_is_a_conflict_and_writes_nothing(self, tmp_path: Path) -> None:
+        index = SqliteChunkIndex(SqliteIndexConfig(data_dir=tmp_path))
+        chunks = [Chunk(0, "first", ()), Chunk(0, "same position", ())]
+        vectors = np.eye(2, 4, dtype=np.float32)
+        with pytest.raises(ConflictError) as raised:
+            await index.put_document(
+                "ast-a", "e", DocumentRecord("DOC-1", "f.txt", "h", "1", 2), chunks, vectors
+            )
+        assert_no_internals(raised.value.message)
+        assert await index.list_documents("ast-a", "e") == []
+        assert await index.lexical_search("ast-a", "e", ["first"], 5) == []
+
+    async def test_a_corrupt_file_is_an_internal_error(self, tmp_path: Path, make_embedder: Any) -> None:
+        kb, index = knowledge_base(tmp_path, make_embedder())
+        await ingest(kb, "ast-a")
+        index.path_of("ast-a").write_bytes(b"this is not a database" * 100)
+        restarted, _ = knowledge_base(tmp_path, make_embedder())
+        with pytest.raises(InternalError) as raised:
+            await restarted.search("ast-a", "tomatoes")
+        assert raised.value.message == "The knowledge base failed."
+        assert isinstance(raised.value.__cause__, sqlite3.DatabaseError)

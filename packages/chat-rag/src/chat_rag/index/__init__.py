@@ -78,6 +78,9 @@ class ChunkIndex(Protocol):
 
         The space becomes the active one if the assistant has none yet. Writing the same document
         again replaces it, so a retry never duplicates chunks.
+
+        Raises:
+            DimensionMismatchError: the space already holds vectors of another size.
         """
         ...
 
@@ -96,7 +99,11 @@ class ChunkIndex(Protocol):
     async def vector_search(
         self, assistant_id: str, embedder_id: str, vector: Vectors, limit: int
     ) -> list[IndexHit]:
-        """Nearest chunks by cosine similarity (score in [-1, 1])."""
+        """Nearest chunks by cosine similarity (score in [-1, 1]).
+
+        Raises:
+            DimensionMismatchError: the query vector's size differs from the stored vectors'.
+        """
         ...
 
     async def lexical_search(
@@ -130,7 +137,11 @@ async def open_index(config: IndexConfig) -> AsyncIterator[ChunkIndex]:
         case SqliteIndexConfig():
             from chat_rag.index.sqlite import SqliteChunkIndex  # imported here: keeps the port import light
 
-            yield SqliteChunkIndex(config)
+            sqlite_index = SqliteChunkIndex(config)
+            try:
+                yield sqlite_index
+            finally:
+                await sqlite_index.close()
         case PgvectorIndexConfig():
             try:
                 from chat_rag.index.pgvector import open_pgvector_index

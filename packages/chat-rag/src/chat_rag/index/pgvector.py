@@ -10,6 +10,7 @@ lock; readers never wait for them. This is the shape Aurora PostgreSQL / RDS run
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any, Final
@@ -24,9 +25,12 @@ from chat_core.errors import ConflictError, InternalError, UnavailableError
 from chat_rag.chunking import Chunk
 from chat_rag.config import PgvectorIndexConfig
 from chat_rag.embeddings import Vectors
+from chat_rag.errors import DimensionMismatchError
 from chat_rag.index import DocumentRecord, IndexHit
 
 __all__ = ["PgvectorChunkIndex", "open_pgvector_index"]
+
+_log = logging.getLogger(__name__)
 
 _SCHEMA_LOCK: Final = 0x63686174_72616701  # any constant: serialises concurrent schema creation
 _HIT_COLUMNS: Final = sql.SQL("document_id, file_name, position, heading_path, text")
@@ -98,13 +102,18 @@ async def _create_catalog(connection: psycopg.AsyncConnection[Any], config: Pgve
 
 @contextmanager
 def _translate_errors(action: str) -> Iterator[None]:
-    """Map driver and pool failures to the platform's errors (a `ChatError` passes through)."""
+    """Map driver and pool failures to the platform's errors (a `ChatError` passes through).
+
+    The driver's text names servers, SQL and exception classes: it goes to the log, not the message.
+    """
     try:
         yield
     except (psycopg.OperationalError, PoolTimeout) as exc:
-        raise UnavailableError(f"{action}: {type(exc).__name__}.") from exc
+        _log.warning("%s: %s: %s", action, type(exc).__name__, exc)
+        raise UnavailableError(f"{action}; try again.") from exc
     except psycopg.Error as exc:
-        raise InternalError(f"{action}: database error {type(exc).__name__}.") from exc
+        _log.warning("%s: %s: %s", action, type(exc).__name__, exc)
+        raise InternalError(f"{action}.") from exc
 
 
 class PgvectorChunkIndex:
@@ -179,14 +188,21 @@ class PgvectorChunkIndex:
     async def _space_table(
         self, connection: psycopg.AsyncConnection[Any], assistant_id: str, embedder_id: str
     ) -> str | None:
+        space = await self._space(connection, assistant_id, embedder_id)
+        return None if space is None else space[0]
+
+    async def _space(
+        self, connection: psycopg.AsyncConnection[Any], assistant_id: str, embedder_id: str
+    ) -> tuple[str, int] | None:
+        """The space's table and vector size, or `None`."""
         cursor = await connection.execute(
-            sql.SQL("SELECT table_name FROM {} WHERE assistant_id = %s AND embedder_id = %s").format(
-                self._table("rag_spaces")
-            ),
+            sql.SQL(
+                "SELECT table_name, dimensions FROM {} WHERE assistant_id = %s AND embedder_id = %s"
+            ).format(self._table("rag_spaces")),
             (assistant_id, embedder_id),
         )
         row = await cursor.fetchone()
-        return str(row[0]) if row else None
+        return (str(row[0]), int(row[1])) if row else None
 
     async def _lock(self, connection: psycopg.AsyncConnection[Any], assistant_id: str) -> None:
         await connection.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (assistant_id,))
@@ -194,8 +210,11 @@ class PgvectorChunkIndex:
     async def _ensure_space(
         self, connection: psycopg.AsyncConnection[Any], assistant_id: str, embedder_id: str, dimensions: int
     ) -> str:
-        table = await self._space_table(connection, assistant_id, embedder_id)
-        if table is not None:
+        space = await self._space(connection, assistant_id, embedder_id)
+        if space is not None:
+            table, stored = space
+            if stored != dimensions:
+                raise DimensionMismatchError(stored, dimensions)
             return table
         digest = hashlib.sha256(f"{assistant_id}\x00{embedder_id}".encode()).hexdigest()[:24]
         table = f"rag_chunks_{digest}"
@@ -243,7 +262,11 @@ class PgvectorChunkIndex:
         chunks: Sequence[Chunk],
         vectors: Vectors,
     ) -> None:
-        """Replace the document's rows (COPY) and its record in one transaction."""
+        """Replace the document's rows (COPY) and its record in one transaction.
+
+        Raises:
+            DimensionMismatchError: the space already holds vectors of another size.
+        """
         assert len(chunks) == len(vectors) == document.chunk_count, "one vector per chunk"
         with _translate_errors("Writing to the knowledge base failed"):
             async with self._pool.connection() as connection, connection.transaction():
@@ -344,13 +367,20 @@ class PgvectorChunkIndex:
     async def vector_search(
         self, assistant_id: str, embedder_id: str, vector: Vectors, limit: int
     ) -> list[IndexHit]:
-        """Approximate nearest neighbours through the space's HNSW index (cosine distance)."""
+        """Approximate nearest neighbours through the space's HNSW index (cosine distance).
+
+        Raises:
+            DimensionMismatchError: the query vector's size differs from the stored vectors'.
+        """
         query = np.asarray(vector, dtype=np.float32).reshape(-1)
         with _translate_errors("Knowledge-base search failed"):
             async with self._pool.connection() as connection, connection.transaction():
-                table = await self._space_table(connection, assistant_id, embedder_id)
-                if table is None:
+                space = await self._space(connection, assistant_id, embedder_id)
+                if space is None:
                     return []
+                table, stored = space
+                if stored != len(query):
+                    raise DimensionMismatchError(stored, len(query))
                 ef_search = max(self._config.hnsw_ef_search, limit)
                 await connection.execute("SELECT set_config('hnsw.ef_search', %s, true)", (str(ef_search),))
                 cursor = await connection.execute(

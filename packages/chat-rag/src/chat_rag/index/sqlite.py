@@ -1,40 +1,55 @@
 """The embedded index: one SQLite file per assistant under `data_dir/knowledge/`.
 
 Each file holds the assistant's documents, chunks (vectors as float32 BLOBs) and an FTS5 table with
-Porter stemming for BM25 ranking. Vector search is exact: the space's vectors are loaded once into a
-NumPy matrix (cached, invalidated by a generation counter every write bumps) and multiplied by the
-query. Deleting an assistant deletes its file, and no query can reach another assistant's rows.
-All SQLite work runs in worker threads.
+Porter stemming for BM25 ranking, and it is the only source of truth. A small space is searched
+exactly (one NumPy product over its vectors). A space of `ann_min_chunks` or more is searched through
+an HNSW graph (extra `chat-rag[ann]`): a file beside the database, built in the background from a
+snapshot of the space and loaded by every process that searches. Chunk ids are never reused, so the
+rows added since the snapshot are exactly those above its highest id (searched exactly beside the
+graph) and rows deleted since are the graph's keys missing from the table (removed from the loaded
+graph). When the rows added or deleted since grow past a tenth of the graph, it is rebuilt and swapped
+in by one committed pointer; a deleted or moved graph file only makes a search start over.
+
+Connections are pooled per file and all SQLite work runs in worker threads. SQLite errors are
+translated in one place (`_translate_errors`): their text goes to the log, never into a message.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import fcntl
+import functools
 import hashlib
 import json
+import logging
 import os
 import sqlite3
 import tempfile
 import threading
+import time
+import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Final, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
 
-from chat_core.errors import ConflictError, UnavailableError
+from chat_core.errors import ChatError, ConflictError, InternalError, UnavailableError
 from chat_rag._blas import blas_threads
 from chat_rag.chunking import Chunk
 from chat_rag.config import SqliteIndexConfig
 from chat_rag.embeddings import Vectors
-from chat_rag.index import DocumentRecord, IndexHit
+from chat_rag.errors import DimensionMismatchError
+from chat_rag.index import DocumentRecord, IndexHit, _hnsw
 
 __all__ = ["SqliteChunkIndex"]
 
 _T = TypeVar("_T")
+_log = logging.getLogger(__name__)
 
 _SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -59,6 +74,7 @@ CREATE TABLE IF NOT EXISTS chunks (
     UNIQUE (embedder_id, document_id, position)
 );
 CREATE INDEX IF NOT EXISTS chunks_by_document ON chunks (document_id);
+CREATE INDEX IF NOT EXISTS chunks_by_space ON chunks (embedder_id, id);
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
     space, heading, text, tokenize = 'porter unicode61 remove_diacritics 2'
 );
@@ -68,6 +84,54 @@ _FTS_SETUP: Final = (
     # The space column only filters: it carries no weight in the BM25 rank.
     "INSERT INTO chunks_fts (chunks_fts, rank) VALUES ('rank', 'bm25(0.0, 1.0, 1.0)')"
 )
+# Files made by 1.0.0 lack this index; writers add it once (a no-op on newer files).
+_MIGRATION: Final = "CREATE INDEX IF NOT EXISTS chunks_by_space ON chunks (embedder_id, id)"
+_REBUILD_SHARE: Final = 0.1
+"""Rebuild a graph when the rows added or deleted since its snapshot exceed this share of it."""
+_RETRY_FAILED_BUILD_AFTER: Final = 300.0
+_MAX_IDLE_CONNECTIONS: Final = 32
+
+# SQLite's primary result codes that mean "try again later": contention, I/O, a full disk.
+_UNAVAILABLE_CODES: Final = frozenset(
+    {"SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_IOERR", "SQLITE_CANTOPEN", "SQLITE_FULL", "SQLITE_PROTOCOL"}
+)
+_DUPLICATE_CODES: Final = frozenset({"SQLITE_CONSTRAINT_PRIMARYKEY", "SQLITE_CONSTRAINT_UNIQUE"})
+
+
+def _is_unavailable(exc: sqlite3.Error) -> bool:
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    if any(name == code or name.startswith(code + "_") for code in _UNAVAILABLE_CODES):
+        return True
+    text = str(exc).lower()
+    return "database is locked" in text or "disk i/o error" in text or "unable to open" in text
+
+
+@contextmanager
+def _translate_errors() -> Iterator[None]:
+    """Translate SQLite and file-system errors raised inside the block into `chat_core.errors`.
+
+    Raises:
+        UnavailableError: the file is locked past the busy timeout, unreadable, or the disk failed.
+        ConflictError: a primary-key or unique constraint refused a duplicate.
+        InternalError: any other SQLite error (a bug or a corrupt file).
+    """
+    try:
+        yield
+    except ChatError:
+        raise
+    except sqlite3.IntegrityError as exc:
+        _log.warning("knowledge-base write refused: %s (%s)", exc, getattr(exc, "sqlite_errorname", ""))
+        if getattr(exc, "sqlite_errorname", "") in _DUPLICATE_CODES:
+            raise ConflictError("The knowledge base already holds a record with the same key.") from exc
+        raise InternalError("The knowledge base refused a write.") from exc
+    except sqlite3.Error as exc:
+        _log.warning("knowledge-base SQLite error: %s (%s)", exc, getattr(exc, "sqlite_errorname", ""))
+        if _is_unavailable(exc):
+            raise UnavailableError("The knowledge base is busy or its storage is unavailable.") from exc
+        raise InternalError("The knowledge base failed.") from exc
+    except OSError as exc:
+        _log.warning("knowledge-base file error: %s", exc)
+        raise UnavailableError("The knowledge-base storage is unavailable.") from exc
 
 
 def _create_database(path: Path, assistant_id: str) -> None:
@@ -98,43 +162,148 @@ def _create_database(path: Path, assistant_id: str) -> None:
                 os.unlink(leftover)
 
 
-@dataclass(frozen=True, slots=True)
-class _Matrix:
-    generation: str
-    embedder_id: str
-    ids: NDArray[np.int64]
-    vectors: Vectors
+def _identity(path: Path) -> tuple[int, int]:
+    status = os.stat(path)
+    return status.st_dev, status.st_ino
 
 
-class _MatrixCache:
-    """Vector matrices of recently searched knowledge bases, bounded in bytes."""
+def _same_file(path: Path, identity: tuple[int, int]) -> bool:
+    try:
+        return _identity(path) == identity
+    except FileNotFoundError:  # JUSTIFICATION: a deleted file is not the file we opened.
+        return False
+
+
+def _connect(path: Path, busy_timeout: float) -> sqlite3.Connection:
+    # An existing, complete file only (mode=rw): a file deleted meanwhile is an error, never a new one.
+    connection = sqlite3.connect(
+        path.resolve().as_uri() + "?mode=rw",
+        timeout=busy_timeout,
+        isolation_level=None,
+        uri=True,
+        check_same_thread=False,
+    )
+    connection.execute("PRAGMA synchronous = NORMAL")
+    return connection
+
+
+class _Connections:
+    """Idle connections per knowledge-base file, reused while the file on disk is the same one."""
+
+    def __init__(self, max_idle: int, busy_timeout: float) -> None:
+        self._max_idle = max_idle
+        self._busy_timeout = busy_timeout
+        self._idle: OrderedDict[Path, list[tuple[tuple[int, int], sqlite3.Connection]]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def acquire(self, path: Path) -> tuple[tuple[int, int], sqlite3.Connection]:
+        identity = _identity(path)
+        stale: list[sqlite3.Connection] = []
+        found: sqlite3.Connection | None = None
+        with self._lock:
+            entries = self._idle.get(path, [])
+            while entries and found is None:
+                known, connection = entries.pop()
+                if known == identity:
+                    found = connection
+                else:
+                    stale.append(connection)
+        for connection in stale:
+            connection.close()
+        return identity, found if found is not None else _connect(path, self._busy_timeout)
+
+    def release(self, path: Path, identity: tuple[int, int], connection: sqlite3.Connection) -> None:
+        if connection.in_transaction:
+            connection.close()
+            return
+        evicted: list[sqlite3.Connection] = []
+        with self._lock:
+            self._idle.setdefault(path, []).append((identity, connection))
+            self._idle.move_to_end(path)
+            while sum(len(entries) for entries in self._idle.values()) > self._max_idle:
+                _, entries = next(iter(self._idle.items()))
+                evicted.append(entries.pop(0)[1])
+                if not entries:
+                    self._idle.popitem(last=False)
+        for old in evicted:
+            old.close()
+
+    def close(self, path: Path | None = None) -> None:
+        with self._lock:
+            if path is None:
+                closing = [connection for entries in self._idle.values() for _, connection in entries]
+                self._idle.clear()
+            else:
+                closing = [connection for _, connection in self._idle.pop(path, [])]
+        for connection in closing:
+            connection.close()
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _GraphPointer:
+    """Which graph file serves a space, and the snapshot it was built from."""
+
+    file: str
+    watermark: int
+    """The highest chunk id ever assigned when the snapshot was taken: later rows have higher ids."""
+    count: int
+
+
+@dataclasses.dataclass(slots=True)
+class _Space:
+    """What vector search needs of one space at one generation of its file."""
+
+    version: tuple[str, str]
+    graph: _hnsw.Graph | None
+    graph_file: str | None
+    delta_ids: NDArray[np.int64]
+    """Rows not in the graph (every row when there is no graph)."""
+    delta: Vectors
+    dimensions: int | None
+
+    @property
+    def nbytes(self) -> int:
+        graph = 0 if self.graph is None else len(self.graph.keys) * (self.graph.dimensions * 4 + 160)
+        return int(self.delta.nbytes) + graph
+
+    @property
+    def graph_live(self) -> int:
+        return 0 if self.graph is None else len(self.graph.keys) - self.graph.removed
+
+
+class _SpaceCache:
+    """Loaded spaces of recently searched knowledge bases, bounded in bytes."""
 
     def __init__(self, max_bytes: int) -> None:
         self._max_bytes = max_bytes
-        self._entries: OrderedDict[Path, _Matrix] = OrderedDict()
+        self._entries: OrderedDict[tuple[Path, str], _Space] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, path: Path, generation: str, embedder_id: str) -> _Matrix | None:
+    def get(self, path: Path, embedder_id: str) -> _Space | None:
         with self._lock:
-            entry = self._entries.get(path)
-            if entry is None or entry.generation != generation or entry.embedder_id != embedder_id:
-                return None
-            self._entries.move_to_end(path)
+            entry = self._entries.get((path, embedder_id))
+            if entry is not None:
+                self._entries.move_to_end((path, embedder_id))
             return entry
 
-    def put(self, path: Path, entry: _Matrix) -> None:
+    def put(self, path: Path, embedder_id: str, entry: _Space) -> None:
         with self._lock:
-            self._entries[path] = entry
-            self._entries.move_to_end(path)
+            self._entries[(path, embedder_id)] = entry
+            self._entries.move_to_end((path, embedder_id))
             while (
-                self._entries
-                and sum(item.vectors.nbytes for item in self._entries.values()) > self._max_bytes
+                len(self._entries) > 1
+                and sum(item.nbytes for item in self._entries.values()) > self._max_bytes
             ):
                 self._entries.popitem(last=False)
 
     def drop(self, path: Path) -> None:
         with self._lock:
-            self._entries.pop(path, None)
+            for key in [key for key in self._entries if key[0] == path]:
+                del self._entries[key]
+
+
+class _GraphMissing(Exception):
+    """The graph file a committed pointer names was replaced meanwhile: search again."""
 
 
 class SqliteChunkIndex:
@@ -142,13 +311,40 @@ class SqliteChunkIndex:
 
     def __init__(self, config: SqliteIndexConfig) -> None:
         self._root = config.data_dir / "knowledge"
-        self._cache = _MatrixCache(config.vector_cache_mb * 1024 * 1024)
-        self._threads = config.search_threads
+        self._config = config
+        self._spaces = _SpaceCache(config.vector_cache_mb * 1024 * 1024)
+        self._connections = _Connections(_MAX_IDLE_CONNECTIONS, config.busy_timeout)
+        self._graphs_enabled = config.ann_min_chunks is not None and _hnsw.available()
+        self._warned_missing_extra = False
+        self._builds: dict[tuple[Path, str], threading.Thread] = {}
+        self._failed_builds: dict[tuple[Path, str], float] = {}
+        self._builds_lock = threading.Lock()
+        self._closing = False
+        self._migrated: set[Path] = set()
 
     def path_of(self, assistant_id: str) -> Path:
         """The assistant's database file (named by a hash: ids may hold characters unfit for file names)."""
         digest = hashlib.sha256(assistant_id.encode()).hexdigest()[:32]
         return self._root / f"kb-{digest}.sqlite3"
+
+    async def close(self) -> None:
+        """Stop graph builds (a build in progress ends at its next batch) and close the connections."""
+        self._closing = True
+        await asyncio.to_thread(self._join_builds)
+        self._connections.close()
+
+    async def wait_for_graphs(self) -> None:
+        """Wait until the graph builds started so far have finished (for tests and benchmarks)."""
+        await asyncio.to_thread(self._join_builds)
+
+    def _join_builds(self) -> None:
+        while True:
+            with self._builds_lock:
+                running = list(self._builds.values())
+            if not running:
+                return
+            for thread in running:
+                thread.join()
 
     async def _run(
         self, assistant_id: str, work: Callable[[sqlite3.Connection], _T], *, write: bool, empty: _T
@@ -159,18 +355,19 @@ class SqliteChunkIndex:
     def _run_sync(
         self, assistant_id: str, path: Path, work: Callable[[sqlite3.Connection], _T], write: bool, empty: _T
     ) -> _T:
-        if not write and not path.exists():
-            return empty
-        try:
+        with _translate_errors():
             if write and not path.exists():
                 _create_database(path, assistant_id)
-            # Every connection opens an existing, complete file (mode=rw): a file deleted meanwhile
-            # is an error, never a new empty one.
-            connection = sqlite3.connect(
-                path.resolve().as_uri() + "?mode=rw", timeout=30, isolation_level=None, uri=True
-            )
             try:
-                connection.execute("PRAGMA synchronous = NORMAL")
+                identity, connection = self._connections.acquire(path)
+            except FileNotFoundError:
+                if write:
+                    raise
+                return empty
+            try:
+                if write and path not in self._migrated:
+                    connection.execute(_MIGRATION)
+                    self._migrated.add(path)
                 connection.execute("BEGIN IMMEDIATE" if write else "BEGIN")
                 try:
                     result = work(connection)
@@ -180,11 +377,7 @@ class SqliteChunkIndex:
                 connection.execute("COMMIT")
                 return result
             finally:
-                connection.close()
-        except sqlite3.Error as exc:
-            raise UnavailableError(f"The knowledge-base file could not be used ({exc}).") from exc
-        except OSError as exc:
-            raise UnavailableError(f"The knowledge-base directory is not usable ({exc.strerror}).") from exc
+                self._connections.release(path, identity, connection)
 
     async def active_embedder(self, assistant_id: str) -> str | None:
         """The searched space's embedder id."""
@@ -239,13 +432,20 @@ class SqliteChunkIndex:
         chunks: Sequence[Chunk],
         vectors: Vectors,
     ) -> None:
-        """Replace the document's chunks, vectors and FTS rows in one transaction."""
+        """Replace the document's chunks, vectors and FTS rows in one transaction.
+
+        Raises:
+            DimensionMismatchError: the space already holds vectors of another size.
+        """
         assert len(chunks) == len(vectors) == document.chunk_count, "one vector per chunk"
         blobs = [np.ascontiguousarray(row, dtype=np.float32).tobytes() for row in vectors]
 
         def work(connection: sqlite3.Connection) -> None:
+            stored = _stored_dimensions(connection, embedder_id)
+            if blobs and stored is not None and stored != len(blobs[0]) // 4:
+                raise DimensionMismatchError(stored, len(blobs[0]) // 4)
             _delete_document(connection, document.document_id, embedder_id)
-            first = connection.execute("SELECT coalesce(max(id), 0) + 1 FROM chunks").fetchone()[0]
+            first = _claim_ids(connection, len(chunks))
             rows = [
                 (first + index, embedder_id, document.document_id, document.file_name, chunk.position,
                  json.dumps(list(chunk.heading_path)), chunk.text, blob)
@@ -287,6 +487,7 @@ class SqliteChunkIndex:
             _bump_generation(connection)
 
         await self._run(assistant_id, work, write=True, empty=None)
+        await asyncio.to_thread(self._remove_graph_files, self.path_of(assistant_id), previous, None)
 
     async def drop_space(self, assistant_id: str, embedder_id: str) -> None:
         """Remove an inactive space."""
@@ -296,30 +497,30 @@ class SqliteChunkIndex:
             _delete_space(connection, embedder_id)
             _bump_generation(connection)
 
-        if self.path_of(assistant_id).exists():
+        path = self.path_of(assistant_id)
+        if path.exists():
             await self._run(assistant_id, work, write=True, empty=None)
+            await asyncio.to_thread(self._remove_graph_files, path, embedder_id, None)
 
     async def vector_search(
         self, assistant_id: str, embedder_id: str, vector: Vectors, limit: int
     ) -> list[IndexHit]:
-        """Exact cosine search over the space's vectors."""
+        """Cosine search: exact below `ann_min_chunks`, through the space's graph above.
+
+        Raises:
+            DimensionMismatchError: the query vector's size differs from the stored vectors'.
+        """
         path = self.path_of(assistant_id)
         query = np.asarray(vector, dtype=np.float32).reshape(-1)
 
-        def work(connection: sqlite3.Connection) -> list[IndexHit]:
-            matrix = self._matrix(connection, path, embedder_id)
-            if not len(matrix.ids):
+        def search(connection: sqlite3.Connection, *, graph_missing_ok: bool) -> list[IndexHit]:
+            space = self._space(connection, path, embedder_id, graph_missing_ok=graph_missing_ok)
+            if space.dimensions is None:
                 return []
-            if matrix.vectors.shape[1] != query.shape[0]:
-                raise UnavailableError(
-                    f"Query has {query.shape[0]} dimensions but the index holds {matrix.vectors.shape[1]}."
-                )
-            with blas_threads(self._threads):
-                scores = matrix.vectors @ query
-            count = min(limit, len(scores))
-            top = np.argpartition(-scores, count - 1)[:count]
-            top = top[np.argsort(-scores[top], kind="stable")]
-            by_id = {int(matrix.ids[index]): float(scores[index]) for index in top}
+            if space.dimensions != query.shape[0]:
+                raise DimensionMismatchError(space.dimensions, query.shape[0])
+            ids, scores = self._nearest(space, query, limit)
+            by_id = dict(zip(ids.tolist(), scores.tolist(), strict=True))
             rows = connection.execute(
                 "SELECT c.id, c.document_id, c.file_name, c.position, c.heading_path, c.text FROM chunks c"
                 " WHERE c.id IN (SELECT value FROM json_each(?))",
@@ -328,25 +529,199 @@ class SqliteChunkIndex:
             hits = [_hit(row[1:], by_id[row[0]]) for row in rows]
             return sorted(hits, key=lambda hit: -hit.score)
 
-        return await self._run(assistant_id, work, write=False, empty=[])
+        try:
+            return await self._run(
+                assistant_id, functools.partial(search, graph_missing_ok=False), write=False, empty=[]
+            )
+        except _GraphMissing:
+            # JUSTIFICATION: a rebuild replaced the graph file meanwhile: search again with the new one.
+            # If the file is really gone, the second search is exact until the graph is rebuilt.
+            return await self._run(
+                assistant_id, functools.partial(search, graph_missing_ok=True), write=False, empty=[]
+            )
 
-    def _matrix(self, connection: sqlite3.Connection, path: Path, embedder_id: str) -> _Matrix:
-        generation = _generation(connection)
-        cached = self._cache.get(path, generation, embedder_id)
-        if cached is not None:
+    def _nearest(
+        self, space: _Space, query: NDArray[np.float32], limit: int
+    ) -> tuple[NDArray[np.int64], NDArray[np.float32]]:
+        """The `limit` best (id, similarity) pairs of the graph and the delta together, best first."""
+        ids: list[NDArray[np.int64]] = []
+        scores: list[NDArray[np.float32]] = []
+        if space.graph is not None and space.graph_live:
+            keys, similarities = space.graph.search(query, min(limit, space.graph_live))
+            ids.append(keys)
+            scores.append(similarities)
+        if len(space.delta_ids):
+            with blas_threads(self._config.search_threads):
+                similarities = space.delta @ query
+            count = min(limit, len(similarities))
+            top = np.argpartition(-similarities, count - 1)[:count]
+            ids.append(space.delta_ids[top])
+            scores.append(similarities[top])
+        if not ids:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        all_ids, all_scores = np.concatenate(ids), np.concatenate(scores)
+        order = np.argsort(-all_scores, kind="stable")[:limit]
+        return all_ids[order], all_scores[order]
+
+    def _space(
+        self, connection: sqlite3.Connection, path: Path, embedder_id: str, *, graph_missing_ok: bool
+    ) -> _Space:
+        """The space as of this transaction: from the cache, or loaded (and a rebuild started if due)."""
+        generation, pointer_text = _space_version(connection, embedder_id)
+        if not self._graphs_enabled:
+            pointer_text = ""
+        cached = self._spaces.get(path, embedder_id)
+        if cached is not None and cached.version == (generation, pointer_text):
             return cached
+        graph: _hnsw.Graph | None = None
+        pointer = _GraphPointer(**json.loads(pointer_text)) if pointer_text else None
+        watermark = 0
+        unusable = False
+        if pointer is not None:
+            if cached is not None and cached.graph is not None and cached.graph_file == pointer.file:
+                graph = cached.graph
+            else:
+                graph = _load_graph(path.parent / pointer.file, missing_ok=graph_missing_ok)
+            if graph is None:
+                pointer, unusable = None, True
+            else:
+                watermark = pointer.watermark
+                _remove_deleted(connection, graph, embedder_id, watermark)
         rows = connection.execute(
-            "SELECT id, vector FROM chunks WHERE embedder_id = ? ORDER BY id", (embedder_id,)
+            "SELECT id, vector FROM chunks WHERE embedder_id = ? AND id > ? ORDER BY id",
+            (embedder_id, watermark),
         ).fetchall()
-        ids = np.array([row[0] for row in rows], dtype=np.int64)
+        delta_ids = np.array([row[0] for row in rows], dtype=np.int64)
         if rows:
-            flat = np.frombuffer(b"".join(row[1] for row in rows), dtype=np.float32)
-            vectors = flat.reshape(len(rows), -1)
+            delta = np.frombuffer(b"".join(row[1] for row in rows), dtype=np.float32).reshape(len(rows), -1)
         else:
-            vectors = np.zeros((0, 0), dtype=np.float32)
-        entry = _Matrix(generation, embedder_id, ids, vectors)
-        self._cache.put(path, entry)
-        return entry
+            delta = np.zeros((0, 0), dtype=np.float32)
+        dimensions = graph.dimensions if graph is not None else (delta.shape[1] if rows else None)
+        space = _Space(
+            (generation, pointer_text), graph, pointer.file if pointer else None, delta_ids, delta, dimensions
+        )
+        self._spaces.put(path, embedder_id, space)
+        self._consider_graph(path, embedder_id, space, replace=unusable)
+        return space
+
+    def _consider_graph(self, path: Path, embedder_id: str, space: _Space, *, replace: bool) -> None:
+        """Start a background build when the space is large enough, its graph drifted or is unusable."""
+        minimum = self._config.ann_min_chunks
+        if minimum is None:
+            return
+        if not self._graphs_enabled:
+            if len(space.delta_ids) >= minimum and not self._warned_missing_extra:
+                self._warned_missing_extra = True
+                _log.warning(
+                    "a knowledge base holds %d chunks: install chat-rag[ann] to search it through an"
+                    " HNSW graph instead of exactly",
+                    len(space.delta_ids),
+                )
+            return
+        graph_size = 0 if space.graph is None else len(space.graph.keys)
+        if replace or _build_due(graph_size, space.graph_live, len(space.delta_ids), minimum):
+            self._start_build(path, embedder_id, replace=replace)
+
+    def _start_build(self, path: Path, embedder_id: str, *, replace: bool) -> None:
+        key = (path, embedder_id)
+        with self._builds_lock:
+            failed = self._failed_builds.get(key)
+            if self._closing or key in self._builds:
+                return
+            if failed is not None and time.monotonic() - failed < _RETRY_FAILED_BUILD_AFTER:
+                return
+            thread = threading.Thread(
+                target=self._build, args=(path, embedder_id, replace), name="chat-rag-graph", daemon=True
+            )
+            self._builds[key] = thread
+            thread.start()
+
+    def _build(self, path: Path, embedder_id: str, replace: bool) -> None:
+        try:
+            self._build_graph(path, embedder_id, replace=replace)
+            self._failed_builds.pop((path, embedder_id), None)
+        except Exception:  # JUSTIFICATION: the graph only speeds searches up; they stay exact meanwhile.
+            _log.exception("building the vector graph of %s failed; searches stay exact", path.name)
+            self._failed_builds[(path, embedder_id)] = time.monotonic()
+        finally:
+            with self._builds_lock:
+                self._builds.pop((path, embedder_id), None)
+
+    def _build_graph(self, path: Path, embedder_id: str, *, replace: bool) -> None:
+        """Snapshot the space, build its graph aside, and commit a pointer to it (one process at a time).
+
+        The need is checked again under the lock: another process may have just built it. `replace`
+        builds anyway (this process could not read the current graph file).
+        """
+        minimum = self._config.ann_min_chunks
+        assert minimum is not None
+        stem = f"{path.stem}.{_space_token(embedder_id)}"
+        with open(path.with_name(f"{stem}.lock"), "a") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:  # JUSTIFICATION: another process is building this graph right now.
+                return
+            identity = _identity(path)
+            connection = _connect(path, self._config.busy_timeout)
+            try:
+                connection.execute(_MIGRATION)
+                connection.execute("BEGIN")
+                _, pointer_text = _space_version(connection, embedder_id)
+                pointer = _GraphPointer(**json.loads(pointer_text)) if pointer_text else None
+                graph_size, graph_live, added = _drift(connection, embedder_id, pointer)
+                lost = replace or (pointer is not None and not path.with_name(pointer.file).exists())
+                if not lost and not _build_due(graph_size, graph_live, added, minimum):
+                    connection.execute("COMMIT")
+                    return
+                watermark = _last_id(connection)
+                rows = connection.execute(
+                    "SELECT id, vector FROM chunks WHERE embedder_id = ? ORDER BY id", (embedder_id,)
+                ).fetchall()
+                connection.execute("COMMIT")
+                name: str | None = None
+                if len(rows) >= minimum // 2:
+                    name = f"{stem}.{uuid.uuid4().hex[:12]}.hnsw"
+                    if not self._write_graph(path.with_name(name), rows):
+                        return
+                connection.execute("BEGIN IMMEDIATE")
+                if name is None:  # the space shrank: search it exactly
+                    connection.execute("DELETE FROM meta WHERE key = ?", (_graph_key(embedder_id),))
+                else:
+                    committed = _GraphPointer(name, watermark, len(rows))
+                    connection.execute(
+                        "INSERT INTO meta (key, value) VALUES (?, ?)"
+                        " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                        (_graph_key(embedder_id), json.dumps(dataclasses.asdict(committed))),
+                    )
+                connection.execute("COMMIT")
+            finally:
+                connection.close()
+        if name is not None and not _same_file(path, identity):
+            path.with_name(name).unlink(missing_ok=True)  # the assistant was deleted meanwhile
+            return
+        self._remove_graph_files(path, embedder_id, keep=name)
+
+    def _write_graph(self, target: Path, rows: list[tuple[int, bytes]]) -> bool:
+        """Build a graph over (id, vector) rows into `target`; False if closing stopped it."""
+        ids = np.array([row[0] for row in rows], dtype=np.int64)
+        vectors = np.frombuffer(b"".join(row[1] for row in rows), dtype=np.float32).reshape(len(rows), -1)
+        partial = target.with_name(target.name + ".tmp")
+        started = time.perf_counter()
+        try:
+            threads = self._config.ann_build_threads
+            if not _hnsw.build(ids, vectors, partial, threads=threads, stop=lambda: self._closing):
+                return False
+            os.replace(partial, target)
+        finally:
+            partial.unlink(missing_ok=True)
+        _log.info("built %s: %d chunks in %.1f s", target.name, len(ids), time.perf_counter() - started)
+        return True
+
+    def _remove_graph_files(self, path: Path, embedder_id: str, keep: str | None) -> None:
+        """Delete a space's graph files but `keep` (processes that loaded one hold their own copy)."""
+        for leftover in path.parent.glob(f"{path.stem}.{_space_token(embedder_id)}.*.hnsw"):
+            if leftover.name != keep:
+                leftover.unlink(missing_ok=True)
 
     async def lexical_search(
         self, assistant_id: str, embedder_id: str, terms: Sequence[str], limit: int
@@ -384,18 +759,19 @@ class SqliteChunkIndex:
             await self._run(assistant_id, work, write=True, empty=None)
 
     async def delete_assistant(self, assistant_id: str) -> None:
-        """Delete the assistant's database file (and its WAL)."""
+        """Delete the assistant's database file, its WAL and its graphs."""
         path = self.path_of(assistant_id)
-        self._cache.drop(path)
+        self._spaces.drop(path)
+        self._connections.close(path)
 
         def unlink() -> None:
             for suffix in ("", "-wal", "-shm"):
                 path.with_name(path.name + suffix).unlink(missing_ok=True)
+            for leftover in path.parent.glob(f"{path.stem}.*"):
+                leftover.unlink(missing_ok=True)
 
-        try:
+        with _translate_errors():
             await asyncio.to_thread(unlink)
-        except OSError as exc:
-            raise UnavailableError(f"The knowledge base could not be deleted ({exc.strerror}).") from exc
 
     async def ping(self) -> None:
         """Check that the data directory can hold knowledge-base files."""
@@ -406,10 +782,8 @@ class SqliteChunkIndex:
             probe.write_bytes(b"")
             probe.unlink()
 
-        try:
+        with _translate_errors():
             await asyncio.to_thread(check)
-        except OSError as exc:
-            raise UnavailableError(f"The knowledge-base directory is not writable ({exc.strerror}).") from exc
 
 
 def _active_embedder(connection: sqlite3.Connection) -> str | None:
@@ -424,9 +798,18 @@ def _has_schema(connection: sqlite3.Connection) -> bool:
     return row is not None
 
 
-def _generation(connection: sqlite3.Connection) -> str:
-    row = connection.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
-    return str(row[0]) if row else "0"
+def _graph_key(embedder_id: str) -> str:
+    return f"graph:{_space_token(embedder_id)}"
+
+
+def _space_version(connection: sqlite3.Connection, embedder_id: str) -> tuple[str, str]:
+    """The file's write generation and the space's graph pointer ("" when it has none)."""
+    values = dict(
+        connection.execute(
+            "SELECT key, value FROM meta WHERE key IN ('generation', ?)", (_graph_key(embedder_id),)
+        ).fetchall()
+    )
+    return str(values.get("generation", "0")), str(values.get(_graph_key(embedder_id), ""))
 
 
 def _bump_generation(connection: sqlite3.Connection) -> None:
@@ -434,6 +817,85 @@ def _bump_generation(connection: sqlite3.Connection) -> None:
         "INSERT INTO meta (key, value) VALUES ('generation', '1')"
         " ON CONFLICT (key) DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)"
     )
+
+
+def _last_id(connection: sqlite3.Connection) -> int:
+    """The highest chunk id ever assigned in this file (ids are never reused)."""
+    row = connection.execute(
+        "SELECT max(coalesce((SELECT max(id) FROM chunks), 0),"
+        " coalesce((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'last_chunk_id'), 0))"
+    ).fetchone()
+    return int(row[0])
+
+
+def _claim_ids(connection: sqlite3.Connection, count: int) -> int:
+    """Reserve `count` new chunk ids; returns the first. Never reuses the ids of deleted chunks."""
+    first = _last_id(connection) + 1
+    connection.execute(
+        "INSERT INTO meta (key, value) VALUES ('last_chunk_id', ?)"
+        " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        (str(first + count - 1),),
+    )
+    return first
+
+
+def _stored_dimensions(connection: sqlite3.Connection, embedder_id: str) -> int | None:
+    row = connection.execute(
+        "SELECT length(vector) FROM chunks WHERE embedder_id = ? LIMIT 1", (embedder_id,)
+    ).fetchone()
+    return None if row is None else int(row[0]) // 4
+
+
+def _drift(
+    connection: sqlite3.Connection, embedder_id: str, pointer: _GraphPointer | None
+) -> tuple[int, int, int]:
+    """(keys in the graph, of which rows still live, rows added since it was built), from SQL counts."""
+    watermark = pointer.watermark if pointer else 0
+    live, added = connection.execute(
+        "SELECT count(*) FILTER (WHERE id <= ?1), count(*) FILTER (WHERE id > ?1) FROM chunks"
+        " WHERE embedder_id = ?2",
+        (watermark, embedder_id),
+    ).fetchone()
+    if pointer is None:
+        return 0, 0, int(added)
+    return pointer.count, int(live), int(added)
+
+
+def _build_due(graph_size: int, graph_live: int, added: int, minimum: int) -> bool:
+    """Whether a space's graph should be (re)built: none yet at `minimum` rows, or drifted too far."""
+    if graph_size == 0:
+        return added >= minimum
+    return added + graph_size - graph_live > _REBUILD_SHARE * graph_size
+
+
+def _load_graph(path: Path, *, missing_ok: bool) -> _hnsw.Graph | None:
+    """The graph in `path`; `None` (search exactly) when the file is unreadable, or missing and `missing_ok`."""
+    try:
+        return _hnsw.Graph(path)
+    except FileNotFoundError as exc:
+        if not missing_ok:
+            raise _GraphMissing from exc
+        _log.warning("the vector graph %s is missing; searching exactly", path.name)
+        return None
+    except (OSError, RuntimeError, ValueError):  # JUSTIFICATION: a derived file; the table stays searchable.
+        _log.exception("the vector graph %s is unreadable; searching exactly", path.name)
+        return None
+
+
+def _remove_deleted(
+    connection: sqlite3.Connection, graph: _hnsw.Graph, embedder_id: str, watermark: int
+) -> None:
+    """Remove from the loaded graph the keys whose rows were deleted since the snapshot."""
+    (live,) = connection.execute(
+        "SELECT count(*) FROM chunks WHERE embedder_id = ? AND id <= ?", (embedder_id, watermark)
+    ).fetchone()
+    if live == len(graph.keys) - graph.removed:
+        return
+    rows = connection.execute(
+        "SELECT id FROM chunks WHERE embedder_id = ? AND id <= ? ORDER BY id", (embedder_id, watermark)
+    ).fetchall()
+    alive = np.array([row[0] for row in rows], dtype=np.int64)
+    graph.remove(np.setdiff1d(graph.keys, alive, assume_unique=True))
 
 
 def _delete_document(connection: sqlite3.Connection, document_id: str, embedder_id: str | None) -> None:
@@ -458,6 +920,7 @@ def _delete_space(connection: sqlite3.Connection, embedder_id: str) -> None:
     )
     connection.execute("DELETE FROM chunks WHERE embedder_id = ?", (embedder_id,))
     connection.execute("DELETE FROM documents WHERE embedder_id = ?", (embedder_id,))
+    connection.execute("DELETE FROM meta WHERE key = ?", (_graph_key(embedder_id),))
 
 
 def _space_token(embedder_id: str) -> str:
@@ -492,5 +955,5 @@ def _hit(row: Sequence[object], score: float) -> IndexHit:
         position=int(str(position)),
         heading_path=tuple(json.loads(str(heading_path))),
         text=str(text),
-        score=score,
+        score=float(score),
     )
