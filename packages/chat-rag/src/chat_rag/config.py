@@ -37,8 +37,8 @@ class LocalEmbedderConfig(_Config):
     max_seq_length: int = Field(default=256, ge=8, le=512)
     """Tokens per input including `[CLS]`/`[SEP]`; the model was trained with 256."""
     threads: int = Field(default=1, ge=1, le=64)
-    """BLAS threads for the forward pass. One is the safe default: on a busy or shared host, OpenBLAS
-    threads spin-waiting for each other ran 4-8x slower than one thread (see the README)."""
+    """Cores for the forward pass: a batch is split between this many worker threads, each running
+    single-threaded BLAS (multithreaded OpenBLAS spin-waits and ran 4-8x slower on a busy host)."""
 
 
 class BedrockEmbedderConfig(_Config):

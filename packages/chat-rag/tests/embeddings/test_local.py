@@ -14,14 +14,15 @@ import pytest_asyncio
 from chat_core.errors import UnavailableError
 from chat_rag import LocalEmbedderConfig, MissingExtraError
 from chat_rag.embeddings import open_embedder
-from chat_rag.embeddings.local import LocalEmbedder
+from chat_rag.embeddings.local import LocalEmbedder, _balanced_groups
 
 REFERENCE = json.loads((Path(__file__).with_name("minilm_reference.json")).read_text(encoding="utf-8"))
 
 
-@pytest_asyncio.fixture
-async def minilm() -> AsyncIterator[LocalEmbedder]:
-    async with open_embedder(LocalEmbedderConfig(), batch_size=8, concurrency=1) as embedder:
+@pytest_asyncio.fixture(params=[1, 2], ids=["1-thread", "2-threads"])
+async def minilm(request: pytest.FixtureRequest) -> AsyncIterator[LocalEmbedder]:
+    config = LocalEmbedderConfig(threads=request.param)
+    async with open_embedder(config, batch_size=8, concurrency=1) as embedder:
         assert isinstance(embedder, LocalEmbedder)
         yield embedder
 
@@ -36,7 +37,15 @@ class TestFaithfulness:
         assert vectors.shape == (len(texts), 384)
         assert vectors.dtype == np.float32
         cosines = (vectors.astype(np.float64) * expected).sum(axis=1)
-        assert cosines.min() >= 0.999, dict(zip(texts, cosines.round(6), strict=True))
+        assert cosines.min() >= 0.99999, dict(zip(texts, cosines.round(8), strict=True))
+
+    async def test_a_text_gets_the_same_vector_whatever_else_is_in_its_batch(
+        self, minilm: LocalEmbedder
+    ) -> None:
+        texts = [item["text"] for item in REFERENCE["items"]]
+        together = await minilm.embed_documents(texts)
+        alone = np.concatenate([await minilm.embed_query(text) for text in texts[:6]])
+        np.testing.assert_allclose(together[:6], alone, atol=2e-6)
 
     async def test_a_query_matches_the_same_text_as_a_passage(self, minilm: LocalEmbedder) -> None:
         text = REFERENCE["items"][1]["text"]
@@ -44,6 +53,18 @@ class TestFaithfulness:
         passage = await minilm.embed_documents([text, "unrelated words about cooking pasta"])
         assert float(query[0] @ passage[0]) > 0.9999
         assert float(query[0] @ passage[1]) < 0.5
+
+
+class TestBalancedGroups:
+    def test_groups_have_about_equal_token_totals_and_cover_every_text(self) -> None:
+        lengths = [250, 30, 120, 250, 80, 200, 10, 60]
+        groups = _balanced_groups(lengths, 2)
+        assert sorted(index for group in groups for index in group) == list(range(len(lengths)))
+        totals = [sum(lengths[index] for index in group) for group in groups]
+        assert abs(totals[0] - totals[1]) <= max(lengths)
+
+    def test_never_more_groups_than_texts(self) -> None:
+        assert _balanced_groups([7], 4) == [[0]]
 
 
 class TestTokens:
