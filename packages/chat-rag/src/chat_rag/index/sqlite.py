@@ -1,14 +1,16 @@
 """The embedded index: one SQLite file per assistant under `data_dir/knowledge/`.
 
 Each file holds the assistant's documents, chunks (vectors as float32 BLOBs) and an FTS5 table with
-Porter stemming for BM25 ranking, and it is the only source of truth. A small space is searched
-exactly (one NumPy product over its vectors). A space of `ann_min_chunks` or more is searched through
-an HNSW graph (extra `chat-rag[ann]`): a file beside the database, built in the background from a
-snapshot of the space and loaded by every process that searches. Chunk ids are never reused, so the
-rows added since the snapshot are exactly those above its highest id (searched exactly beside the
-graph) and rows deleted since are the graph's keys missing from the table (removed from the loaded
-graph). When the rows added or deleted since grow past a tenth of the graph, it is rebuilt and swapped
-in by one committed pointer; a deleted or moved graph file only makes a search start over.
+Porter stemming, and it is the only source of truth. A small space is searched from the table: FTS5
+ranks the full-text matches and one NumPy product scans the vectors. A space of `snapshot_min_chunks`
+or more is searched through a *snapshot*, files beside the database built in the background from one
+read transaction: BM25 postings read from FTS5's own index and scored in NumPy (`_postings`), and an
+HNSW graph of the vectors (`_hnsw`, extra `chat-rag[ann]`). Chunk ids are never reused, so the rows
+added since the snapshot are exactly those above its highest id (tokenized and scanned here, beside
+the snapshot) and the rows deleted since are its ids missing from the table (masked out). When either
+grows past a tenth of the snapshot, it is rebuilt and swapped in by one committed pointer; a process
+that finds a pointed-to file gone simply reads the pointer again. Every process sharing the data
+directory uses the same snapshot; a file lock lets one of them build it.
 
 Connections are pooled per file and all SQLite work runs in worker threads. SQLite errors are
 translated in one place (`_translate_errors`): their text goes to the log, never into a message.
@@ -44,7 +46,7 @@ from chat_rag.chunking import Chunk
 from chat_rag.config import SqliteIndexConfig
 from chat_rag.embeddings import Vectors
 from chat_rag.errors import DimensionMismatchError
-from chat_rag.index import DocumentRecord, IndexHit, _hnsw
+from chat_rag.index import DocumentRecord, IndexHit, _hnsw, _postings
 
 __all__ = ["SqliteChunkIndex"]
 
@@ -240,35 +242,58 @@ class _Connections:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
-class _GraphPointer:
-    """Which graph file serves a space, and the snapshot it was built from."""
+class _Pointer:
+    """The files of a space's snapshot, committed in the knowledge-base file once they are complete."""
 
-    file: str
+    terms: str
+    """BM25 postings (`_postings.Postings`)."""
+    graph: str | None
+    """The HNSW graph, when the `ann` extra was installed where the snapshot was built."""
     watermark: int
     """The highest chunk id ever assigned when the snapshot was taken: later rows have higher ids."""
     count: int
+    """Rows in the snapshot."""
 
 
 @dataclasses.dataclass(slots=True)
 class _Space:
-    """What vector search needs of one space at one generation of its file."""
+    """What search needs of one space at one generation of its file."""
 
     version: tuple[str, str]
+    pointer: _Pointer | None
     graph: _hnsw.Graph | None
-    graph_file: str | None
-    delta_ids: NDArray[np.int64]
-    """Rows not in the graph (every row when there is no graph)."""
-    delta: Vectors
+    terms: _postings.Postings | None
+    alive: NDArray[np.bool_] | None
+    """Which snapshot rows still exist (`None`: all of them)."""
+    vector_ids: NDArray[np.int64]
+    """Rows searched exactly: those after the snapshot, or every row when there is no graph."""
+    vectors: Vectors
+    recent_terms: _postings.Postings | None
+    """Postings of the rows after the snapshot (tokenized here)."""
+    recent_tokens: dict[int, list[str]]
     dimensions: int | None
 
     @property
     def nbytes(self) -> int:
         graph = 0 if self.graph is None else len(self.graph.keys) * (self.graph.dimensions * 4 + 160)
-        return int(self.delta.nbytes) + graph
+        terms = 0 if self.terms is None else self.terms.nbytes
+        return int(self.vectors.nbytes) + graph + terms
 
     @property
     def graph_live(self) -> int:
         return 0 if self.graph is None else len(self.graph.keys) - self.graph.removed
+
+    @property
+    def added(self) -> int:
+        """Rows after the snapshot (or every row when there is none)."""
+        if self.pointer is None:
+            return len(self.vector_ids)
+        return 0 if self.recent_terms is None else len(self.recent_terms.ids)
+
+    @property
+    def deleted(self) -> int:
+        """Snapshot rows deleted since."""
+        return 0 if self.alive is None else int((~self.alive).sum())
 
 
 class _SpaceCache:
@@ -302,8 +327,8 @@ class _SpaceCache:
                 del self._entries[key]
 
 
-class _GraphMissing(Exception):
-    """The graph file a committed pointer names was replaced meanwhile: search again."""
+class _SnapshotMissing(Exception):
+    """A file a committed snapshot pointer names was replaced meanwhile: search again."""
 
 
 class SqliteChunkIndex:
@@ -314,8 +339,9 @@ class SqliteChunkIndex:
         self._config = config
         self._spaces = _SpaceCache(config.vector_cache_mb * 1024 * 1024)
         self._connections = _Connections(_MAX_IDLE_CONNECTIONS, config.busy_timeout)
-        self._graphs_enabled = config.ann_min_chunks is not None and _hnsw.available()
+        self._graphs_enabled = _hnsw.available()
         self._warned_missing_extra = False
+        self._loading: dict[tuple[Path, str], threading.Lock] = {}
         self._builds: dict[tuple[Path, str], threading.Thread] = {}
         self._failed_builds: dict[tuple[Path, str], float] = {}
         self._builds_lock = threading.Lock()
@@ -328,13 +354,13 @@ class SqliteChunkIndex:
         return self._root / f"kb-{digest}.sqlite3"
 
     async def close(self) -> None:
-        """Stop graph builds (a build in progress ends at its next batch) and close the connections."""
+        """Stop snapshot builds (a build ends at its next batch) and close the connections."""
         self._closing = True
         await asyncio.to_thread(self._join_builds)
         self._connections.close()
 
-    async def wait_for_graphs(self) -> None:
-        """Wait until the graph builds started so far have finished (for tests and benchmarks)."""
+    async def wait_for_snapshots(self) -> None:
+        """Wait until the snapshot builds started so far have finished (for tests and benchmarks)."""
         await asyncio.to_thread(self._join_builds)
 
     def _join_builds(self) -> None:
@@ -487,7 +513,7 @@ class SqliteChunkIndex:
             _bump_generation(connection)
 
         await self._run(assistant_id, work, write=True, empty=None)
-        await asyncio.to_thread(self._remove_graph_files, self.path_of(assistant_id), previous, None)
+        await asyncio.to_thread(self._remove_snapshot_files, self.path_of(assistant_id), previous, None)
 
     async def drop_space(self, assistant_id: str, embedder_id: str) -> None:
         """Remove an inactive space."""
@@ -500,62 +526,99 @@ class SqliteChunkIndex:
         path = self.path_of(assistant_id)
         if path.exists():
             await self._run(assistant_id, work, write=True, empty=None)
-            await asyncio.to_thread(self._remove_graph_files, path, embedder_id, None)
+            await asyncio.to_thread(self._remove_snapshot_files, path, embedder_id, None)
 
     async def vector_search(
         self, assistant_id: str, embedder_id: str, vector: Vectors, limit: int
     ) -> list[IndexHit]:
-        """Cosine search: exact below `ann_min_chunks`, through the space's graph above.
+        """Cosine search: exact for a small space, through its HNSW graph and the rows added since above.
 
         Raises:
             DimensionMismatchError: the query vector's size differs from the stored vectors'.
         """
-        path = self.path_of(assistant_id)
         query = np.asarray(vector, dtype=np.float32).reshape(-1)
 
-        def search(connection: sqlite3.Connection, *, graph_missing_ok: bool) -> list[IndexHit]:
-            space = self._space(connection, path, embedder_id, graph_missing_ok=graph_missing_ok)
+        def search(connection: sqlite3.Connection, space: _Space) -> list[IndexHit]:
             if space.dimensions is None:
                 return []
             if space.dimensions != query.shape[0]:
                 raise DimensionMismatchError(space.dimensions, query.shape[0])
             ids, scores = self._nearest(space, query, limit)
-            by_id = dict(zip(ids.tolist(), scores.tolist(), strict=True))
+            return _hits_by_id(connection, ids, scores)
+
+        return await self._search(assistant_id, embedder_id, search)
+
+    async def lexical_search(
+        self, assistant_id: str, embedder_id: str, terms: Sequence[str], limit: int
+    ) -> list[IndexHit]:
+        """BM25 over headings and text (Porter stemming); any term may match.
+
+        A large space is scored from its snapshot's postings (and the rows added since) in NumPy. A
+        small one is ranked by FTS5, after dropping the terms found in more than half of the chunks
+        when a rarer term remains: BM25 gives them an IDF of zero, so they cannot change the order,
+        but ranking every chunk they match is what makes a disjunctive FTS5 query slow.
+        """
+        if not terms:
+            return []
+
+        def search(connection: sqlite3.Connection, space: _Space) -> list[IndexHit]:
+            if space.terms is not None:
+                parts = [(space.terms, space.alive)]
+                if space.recent_terms is not None:
+                    parts.append((space.recent_terms, None))
+                ids, scores = _postings.bm25(_postings.query_stems(terms), parts, limit)
+                return _hits_by_id(connection, ids, scores)
+            selective = _selective_terms(connection, terms)
+            match = f"space : {_space_token(embedder_id)} AND {{heading text}} : ({_any_of(selective)})"
             rows = connection.execute(
-                "SELECT c.id, c.document_id, c.file_name, c.position, c.heading_path, c.text FROM chunks c"
-                " WHERE c.id IN (SELECT value FROM json_each(?))",
-                (json.dumps(list(by_id)),),
+                "SELECT c.document_id, c.file_name, c.position, c.heading_path, c.text, f.rank FROM"
+                " (SELECT rowid, rank FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY rank LIMIT ?) AS f"
+                " JOIN chunks c ON c.id = f.rowid ORDER BY f.rank",
+                (match, limit),
             ).fetchall()
-            hits = [_hit(row[1:], by_id[row[0]]) for row in rows]
-            return sorted(hits, key=lambda hit: -hit.score)
+            return [_hit(row[:5], -float(row[5])) for row in rows]
+
+        return await self._search(assistant_id, embedder_id, search)
+
+    async def _search(
+        self,
+        assistant_id: str,
+        embedder_id: str,
+        search: Callable[[sqlite3.Connection, _Space], list[IndexHit]],
+    ) -> list[IndexHit]:
+        """Run `search` over the space as of one read transaction."""
+        path = self.path_of(assistant_id)
+
+        def work(connection: sqlite3.Connection, *, missing_ok: bool) -> list[IndexHit]:
+            return search(connection, self._space(connection, path, embedder_id, missing_ok=missing_ok))
 
         try:
             return await self._run(
-                assistant_id, functools.partial(search, graph_missing_ok=False), write=False, empty=[]
+                assistant_id, functools.partial(work, missing_ok=False), write=False, empty=[]
             )
-        except _GraphMissing:
-            # JUSTIFICATION: a rebuild replaced the graph file meanwhile: search again with the new one.
-            # If the file is really gone, the second search is exact until the graph is rebuilt.
+        except _SnapshotMissing:
+            # JUSTIFICATION: a rebuild replaced the snapshot's files meanwhile: search with the new ones.
+            # If a file is really gone, the second search uses the table alone until the next rebuild.
             return await self._run(
-                assistant_id, functools.partial(search, graph_missing_ok=True), write=False, empty=[]
+                assistant_id, functools.partial(work, missing_ok=True), write=False, empty=[]
             )
 
     def _nearest(
         self, space: _Space, query: NDArray[np.float32], limit: int
     ) -> tuple[NDArray[np.int64], NDArray[np.float32]]:
-        """The `limit` best (id, similarity) pairs of the graph and the delta together, best first."""
+        """The `limit` best (id, similarity) pairs of the graph and the exact rows together, best first."""
         ids: list[NDArray[np.int64]] = []
         scores: list[NDArray[np.float32]] = []
         if space.graph is not None and space.graph_live:
             keys, similarities = space.graph.search(query, min(limit, space.graph_live))
             ids.append(keys)
             scores.append(similarities)
-        if len(space.delta_ids):
+        if len(space.vector_ids):
             with blas_threads(self._config.search_threads):
-                similarities = space.delta @ query
+                similarities = space.vectors @ query
             count = min(limit, len(similarities))
             top = np.argpartition(-similarities, count - 1)[:count]
-            ids.append(space.delta_ids[top])
+            ids.append(space.vector_ids[top])
             scores.append(similarities[top])
         if not ids:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
@@ -564,62 +627,94 @@ class SqliteChunkIndex:
         return all_ids[order], all_scores[order]
 
     def _space(
-        self, connection: sqlite3.Connection, path: Path, embedder_id: str, *, graph_missing_ok: bool
+        self, connection: sqlite3.Connection, path: Path, embedder_id: str, *, missing_ok: bool
     ) -> _Space:
         """The space as of this transaction: from the cache, or loaded (and a rebuild started if due)."""
-        generation, pointer_text = _space_version(connection, embedder_id)
-        if not self._graphs_enabled:
-            pointer_text = ""
+        version = _space_version(connection, embedder_id)
         cached = self._spaces.get(path, embedder_id)
-        if cached is not None and cached.version == (generation, pointer_text):
+        if cached is not None and cached.version == version:
             return cached
-        graph: _hnsw.Graph | None = None
-        pointer = _GraphPointer(**json.loads(pointer_text)) if pointer_text else None
-        watermark = 0
-        unusable = False
-        if pointer is not None:
-            if cached is not None and cached.graph is not None and cached.graph_file == pointer.file:
-                graph = cached.graph
-            else:
-                graph = _load_graph(path.parent / pointer.file, missing_ok=graph_missing_ok)
-            if graph is None:
-                pointer, unusable = None, True
-            else:
-                watermark = pointer.watermark
-                _remove_deleted(connection, graph, embedder_id, watermark)
-        rows = connection.execute(
-            "SELECT id, vector FROM chunks WHERE embedder_id = ? AND id > ? ORDER BY id",
-            (embedder_id, watermark),
-        ).fetchall()
-        delta_ids = np.array([row[0] for row in rows], dtype=np.int64)
-        if rows:
-            delta = np.frombuffer(b"".join(row[1] for row in rows), dtype=np.float32).reshape(len(rows), -1)
-        else:
-            delta = np.zeros((0, 0), dtype=np.float32)
-        dimensions = graph.dimensions if graph is not None else (delta.shape[1] if rows else None)
-        space = _Space(
-            (generation, pointer_text), graph, pointer.file if pointer else None, delta_ids, delta, dimensions
-        )
-        self._spaces.put(path, embedder_id, space)
-        self._consider_graph(path, embedder_id, space, replace=unusable)
+        with self._loading.setdefault((path, embedder_id), threading.Lock()):
+            cached = self._spaces.get(path, embedder_id)
+            if cached is not None and cached.version == version:
+                return cached
+            space, unusable = self._load_space(connection, path, embedder_id, version, cached, missing_ok)
+            self._spaces.put(path, embedder_id, space)
+        self._consider_snapshot(path, embedder_id, space, replace=unusable)
         return space
 
-    def _consider_graph(self, path: Path, embedder_id: str, space: _Space, *, replace: bool) -> None:
-        """Start a background build when the space is large enough, its graph drifted or is unusable."""
-        minimum = self._config.ann_min_chunks
+    def _load_space(
+        self,
+        connection: sqlite3.Connection,
+        path: Path,
+        embedder_id: str,
+        version: tuple[str, str],
+        cached: _Space | None,
+        missing_ok: bool,
+    ) -> tuple[_Space, bool]:
+        """Load a space, reusing what `cached` (an older generation) loaded from the same snapshot."""
+        pointer = _Pointer(**json.loads(version[1])) if version[1] else None
+        same = cached is not None and pointer is not None and cached.pointer == pointer
+        graph = cached.graph if same and cached is not None else None
+        terms = cached.terms if same and cached is not None else None
+        unusable = False
+        if pointer is not None and not same:
+            terms = _load_file(_postings.Postings.load, path.with_name(pointer.terms), missing_ok)
+            if pointer.graph is not None and self._graphs_enabled and terms is not None:
+                graph = _load_file(_hnsw.Graph, path.with_name(pointer.graph), missing_ok)
+            unusable = terms is None or (pointer.graph is not None and self._graphs_enabled and graph is None)
+        if terms is None:
+            pointer, graph = None, None
+        alive: NDArray[np.bool_] | None = None
+        if pointer is not None and terms is not None:
+            alive = _snapshot_alive(connection, embedder_id, pointer, terms.ids)
+            if graph is not None and alive is not None:
+                graph.remove(terms.ids[~alive])
+        after = pointer.watermark if pointer is not None else 0
+        vector_ids, vectors = _vectors_after(connection, embedder_id, after if graph is not None else 0)
+        recent_terms = None
+        recent_tokens: dict[int, list[str]] = {}
+        if pointer is not None and terms is not None:
+            known = cached.recent_tokens if same and cached is not None else {}
+            recent_ids, recent_tokens = _tokens_after(connection, embedder_id, after, known)
+            recent_terms = _postings.Postings.from_tokens(
+                recent_ids,
+                [recent_tokens[int(chunk_id)] for chunk_id in recent_ids],
+                average_length=terms.average_length,
+            )
+        dimensions = (
+            graph.dimensions if graph is not None else (vectors.shape[1] if len(vector_ids) else None)
+        )
+        if dimensions is None and pointer is not None:
+            dimensions = _stored_dimensions(connection, embedder_id)
+        space = _Space(
+            version,
+            pointer,
+            graph,
+            terms,
+            alive,
+            vector_ids,
+            vectors,
+            recent_terms,
+            recent_tokens,
+            dimensions,
+        )
+        return space, unusable
+
+    def _consider_snapshot(self, path: Path, embedder_id: str, space: _Space, *, replace: bool) -> None:
+        """Start a background build when the space is large enough, its snapshot drifted or is unusable."""
+        minimum = self._config.snapshot_min_chunks
         if minimum is None:
             return
-        if not self._graphs_enabled:
-            if len(space.delta_ids) >= minimum and not self._warned_missing_extra:
+        size = 0 if space.pointer is None else space.pointer.count
+        if replace or _build_due(size, space.added, space.deleted, minimum):
+            if not self._graphs_enabled and not self._warned_missing_extra:
                 self._warned_missing_extra = True
                 _log.warning(
-                    "a knowledge base holds %d chunks: install chat-rag[ann] to search it through an"
-                    " HNSW graph instead of exactly",
-                    len(space.delta_ids),
+                    "a knowledge base reached %d chunks: install chat-rag[ann] to search its vectors through"
+                    " an HNSW graph instead of exactly",
+                    minimum,
                 )
-            return
-        graph_size = 0 if space.graph is None else len(space.graph.keys)
-        if replace or _build_due(graph_size, space.graph_live, len(space.delta_ids), minimum):
             self._start_build(path, embedder_id, replace=replace)
 
     def _start_build(self, path: Path, embedder_id: str, *, replace: bool) -> None:
@@ -631,122 +726,135 @@ class SqliteChunkIndex:
             if failed is not None and time.monotonic() - failed < _RETRY_FAILED_BUILD_AFTER:
                 return
             thread = threading.Thread(
-                target=self._build, args=(path, embedder_id, replace), name="chat-rag-graph", daemon=True
+                target=self._build, args=(path, embedder_id, replace), name="chat-rag-snapshot", daemon=True
             )
             self._builds[key] = thread
             thread.start()
 
     def _build(self, path: Path, embedder_id: str, replace: bool) -> None:
         try:
-            self._build_graph(path, embedder_id, replace=replace)
+            self._build_snapshot(path, embedder_id, replace=replace)
             self._failed_builds.pop((path, embedder_id), None)
-        except Exception:  # JUSTIFICATION: the graph only speeds searches up; they stay exact meanwhile.
-            _log.exception("building the vector graph of %s failed; searches stay exact", path.name)
+        except Exception:
+            # JUSTIFICATION: a snapshot only speeds searches up; the table serves them meanwhile.
+            _log.exception("building the search snapshot of %s failed; searches use the table", path.name)
             self._failed_builds[(path, embedder_id)] = time.monotonic()
         finally:
             with self._builds_lock:
                 self._builds.pop((path, embedder_id), None)
 
-    def _build_graph(self, path: Path, embedder_id: str, *, replace: bool) -> None:
-        """Snapshot the space, build its graph aside, and commit a pointer to it (one process at a time).
+    def _build_snapshot(self, path: Path, embedder_id: str, *, replace: bool) -> None:
+        """Snapshot the space, write its files aside, and commit a pointer to them (one process at a time).
 
         The need is checked again under the lock: another process may have just built it. `replace`
-        builds anyway (this process could not read the current graph file).
+        builds anyway (this process could not read the current files).
         """
-        minimum = self._config.ann_min_chunks
+        minimum = self._config.snapshot_min_chunks
         assert minimum is not None
         stem = f"{path.stem}.{_space_token(embedder_id)}"
         with open(path.with_name(f"{stem}.lock"), "a") as lock:
             try:
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:  # JUSTIFICATION: another process is building this graph right now.
+            except BlockingIOError:  # JUSTIFICATION: another process is building this snapshot right now.
                 return
             identity = _identity(path)
             connection = _connect(path, self._config.busy_timeout)
             try:
-                connection.execute(_MIGRATION)
-                connection.execute("BEGIN")
-                _, pointer_text = _space_version(connection, embedder_id)
-                pointer = _GraphPointer(**json.loads(pointer_text)) if pointer_text else None
-                graph_size, graph_live, added = _drift(connection, embedder_id, pointer)
-                lost = replace or (pointer is not None and not path.with_name(pointer.file).exists())
-                if not lost and not _build_due(graph_size, graph_live, added, minimum):
-                    connection.execute("COMMIT")
-                    return
-                watermark = _last_id(connection)
-                rows = connection.execute(
-                    "SELECT id, vector FROM chunks WHERE embedder_id = ? ORDER BY id", (embedder_id,)
-                ).fetchall()
-                connection.execute("COMMIT")
-                name: str | None = None
-                if len(rows) >= minimum // 2:
-                    name = f"{stem}.{uuid.uuid4().hex[:12]}.hnsw"
-                    if not self._write_graph(path.with_name(name), rows):
-                        return
-                connection.execute("BEGIN IMMEDIATE")
-                if name is None:  # the space shrank: search it exactly
-                    connection.execute("DELETE FROM meta WHERE key = ?", (_graph_key(embedder_id),))
-                else:
-                    committed = _GraphPointer(name, watermark, len(rows))
-                    connection.execute(
-                        "INSERT INTO meta (key, value) VALUES (?, ?)"
-                        " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                        (_graph_key(embedder_id), json.dumps(dataclasses.asdict(committed))),
-                    )
-                connection.execute("COMMIT")
+                changed, committed = self._write_snapshot(
+                    connection, path, stem, embedder_id, minimum, replace
+                )
             finally:
                 connection.close()
-        if name is not None and not _same_file(path, identity):
-            path.with_name(name).unlink(missing_ok=True)  # the assistant was deleted meanwhile
+        if not changed:
             return
-        self._remove_graph_files(path, embedder_id, keep=name)
+        if committed is not None and not _same_file(path, identity):
+            committed = None  # the assistant was deleted meanwhile: its files go too
+        self._remove_snapshot_files(path, embedder_id, keep=committed)
 
-    def _write_graph(self, target: Path, rows: list[tuple[int, bytes]]) -> bool:
-        """Build a graph over (id, vector) rows into `target`; False if closing stopped it."""
-        ids = np.array([row[0] for row in rows], dtype=np.int64)
-        vectors = np.frombuffer(b"".join(row[1] for row in rows), dtype=np.float32).reshape(len(rows), -1)
-        partial = target.with_name(target.name + ".tmp")
-        started = time.perf_counter()
+    def _write_snapshot(
+        self,
+        connection: sqlite3.Connection,
+        path: Path,
+        stem: str,
+        embedder_id: str,
+        minimum: int,
+        replace: bool,
+    ) -> tuple[bool, _Pointer | None]:
+        """Build and commit a snapshot if one is due: (whether the pointer changed, the new pointer)."""
+        connection.execute(_MIGRATION)
+        connection.execute(
+            "CREATE VIRTUAL TABLE IF NOT EXISTS temp.chunks_instances USING fts5vocab(main, chunks_fts, 'instance')"
+        )
+        connection.execute("BEGIN")
         try:
-            threads = self._config.ann_build_threads
-            if not _hnsw.build(ids, vectors, partial, threads=threads, stop=lambda: self._closing):
-                return False
-            os.replace(partial, target)
+            _, pointer_text = _space_version(connection, embedder_id)
+            pointer = _Pointer(**json.loads(pointer_text)) if pointer_text else None
+            size, added, deleted = _drift(connection, embedder_id, pointer)
+            lost = pointer is not None and not path.with_name(pointer.terms).exists()
+            if not (replace or lost or _build_due(size, added, deleted, minimum)):
+                return False, None
+            watermark = _last_id(connection)
+            ids = np.array(
+                [
+                    row[0]
+                    for row in connection.execute(
+                        "SELECT id FROM chunks WHERE embedder_id = ? ORDER BY id", (embedder_id,)
+                    )
+                ],
+                dtype=np.int64,
+            )
+            vectors = _vectors_after(connection, embedder_id, 0)[1] if self._graphs_enabled else None
+            members = {int(chunk_id): row for row, chunk_id in enumerate(ids.tolist())}
+            instances = connection.execute(
+                "SELECT term, doc, count(*) FROM temp.chunks_instances WHERE col <> 'space' GROUP BY term, doc"
+            )
+            triples = [(term, members[doc], count) for term, doc, count in instances if doc in members]
         finally:
-            partial.unlink(missing_ok=True)
-        _log.info("built %s: %d chunks in %.1f s", target.name, len(ids), time.perf_counter() - started)
-        return True
+            connection.execute("COMMIT")
+        name = f"{stem}.{uuid.uuid4().hex[:12]}"
+        started = time.perf_counter()
+        if len(ids) < minimum // 2:  # the space shrank: the table serves it alone
+            snapshot = None
+        else:
+            postings = _postings.Postings.build(ids, triples)
+            del triples
+            snapshot = _Pointer(f"{name}.terms.npz", None, watermark, len(ids))
+            _write_aside(path.with_name(snapshot.terms), postings.save)
+            if vectors is not None:
+                graph_name = f"{name}.hnsw"
+                if not _write_aside(
+                    path.with_name(graph_name),
+                    functools.partial(
+                        _hnsw.build,
+                        ids,
+                        vectors,
+                        threads=self._config.ann_build_threads,
+                        stop=lambda: self._closing,
+                    ),
+                ):
+                    path.with_name(snapshot.terms).unlink(missing_ok=True)
+                    return False, None
+                snapshot = dataclasses.replace(snapshot, graph=graph_name)
+        connection.execute("BEGIN IMMEDIATE")
+        if snapshot is None:
+            connection.execute("DELETE FROM meta WHERE key = ?", (_snapshot_key(embedder_id),))
+        else:
+            connection.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (_snapshot_key(embedder_id), json.dumps(dataclasses.asdict(snapshot))),
+            )
+        connection.execute("COMMIT")
+        _log.info(
+            "search snapshot of %s: %d chunks in %.1f s", path.name, len(ids), time.perf_counter() - started
+        )
+        return True, snapshot
 
-    def _remove_graph_files(self, path: Path, embedder_id: str, keep: str | None) -> None:
-        """Delete a space's graph files but `keep` (processes that loaded one hold their own copy)."""
-        for leftover in path.parent.glob(f"{path.stem}.{_space_token(embedder_id)}.*.hnsw"):
-            if leftover.name != keep:
+    def _remove_snapshot_files(self, path: Path, embedder_id: str, keep: _Pointer | None) -> None:
+        """Delete a space's snapshot files but those of `keep` (processes that loaded one hold a copy)."""
+        kept = {keep.terms, keep.graph} if keep is not None else set()
+        for leftover in path.parent.glob(f"{path.stem}.{_space_token(embedder_id)}.*"):
+            if leftover.name not in kept and not leftover.name.endswith(".lock"):
                 leftover.unlink(missing_ok=True)
-
-    async def lexical_search(
-        self, assistant_id: str, embedder_id: str, terms: Sequence[str], limit: int
-    ) -> list[IndexHit]:
-        """BM25 over headings and text (FTS5, Porter stemming); any term may match.
-
-        Terms found in more than half of the chunks are dropped first (when a rarer term remains):
-        FTS5's BM25 gives them an IDF of zero, so they cannot change the order, but ranking every chunk
-        they match is what makes a disjunctive query slow on a large knowledge base.
-        """
-        if not terms:
-            return []
-
-        def work(connection: sqlite3.Connection) -> list[IndexHit]:
-            selective = _selective_terms(connection, terms)
-            match = f"space : {_space_token(embedder_id)} AND {{heading text}} : ({_any_of(selective)})"
-            rows = connection.execute(
-                "SELECT c.document_id, c.file_name, c.position, c.heading_path, c.text, f.rank FROM"
-                " (SELECT rowid, rank FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY rank LIMIT ?) AS f"
-                " JOIN chunks c ON c.id = f.rowid ORDER BY f.rank",
-                (match, limit),
-            ).fetchall()
-            return [_hit(row[:5], -float(row[5])) for row in rows]
-
-        return await self._run(assistant_id, work, write=False, empty=[])
 
     async def delete_document(self, assistant_id: str, document_id: str) -> None:
         """Delete the document from every space of this assistant's file."""
@@ -798,18 +906,18 @@ def _has_schema(connection: sqlite3.Connection) -> bool:
     return row is not None
 
 
-def _graph_key(embedder_id: str) -> str:
-    return f"graph:{_space_token(embedder_id)}"
+def _snapshot_key(embedder_id: str) -> str:
+    return f"snapshot:{_space_token(embedder_id)}"
 
 
 def _space_version(connection: sqlite3.Connection, embedder_id: str) -> tuple[str, str]:
-    """The file's write generation and the space's graph pointer ("" when it has none)."""
+    """The file's write generation and the space's snapshot pointer ("" when it has none)."""
     values = dict(
         connection.execute(
-            "SELECT key, value FROM meta WHERE key IN ('generation', ?)", (_graph_key(embedder_id),)
+            "SELECT key, value FROM meta WHERE key IN ('generation', ?)", (_snapshot_key(embedder_id),)
         ).fetchall()
     )
-    return str(values.get("generation", "0")), str(values.get(_graph_key(embedder_id), ""))
+    return str(values.get("generation", "0")), str(values.get(_snapshot_key(embedder_id), ""))
 
 
 def _bump_generation(connection: sqlite3.Connection) -> None:
@@ -847,55 +955,117 @@ def _stored_dimensions(connection: sqlite3.Connection, embedder_id: str) -> int 
 
 
 def _drift(
-    connection: sqlite3.Connection, embedder_id: str, pointer: _GraphPointer | None
+    connection: sqlite3.Connection, embedder_id: str, pointer: _Pointer | None
 ) -> tuple[int, int, int]:
-    """(keys in the graph, of which rows still live, rows added since it was built), from SQL counts."""
+    """(rows in the snapshot, rows added since, snapshot rows deleted since), from SQL counts."""
     watermark = pointer.watermark if pointer else 0
-    live, added = connection.execute(
+    kept, added = connection.execute(
         "SELECT count(*) FILTER (WHERE id <= ?1), count(*) FILTER (WHERE id > ?1) FROM chunks"
         " WHERE embedder_id = ?2",
         (watermark, embedder_id),
     ).fetchone()
     if pointer is None:
-        return 0, 0, int(added)
-    return pointer.count, int(live), int(added)
+        return 0, int(added), 0
+    return pointer.count, int(added), pointer.count - int(kept)
 
 
-def _build_due(graph_size: int, graph_live: int, added: int, minimum: int) -> bool:
-    """Whether a space's graph should be (re)built: none yet at `minimum` rows, or drifted too far."""
-    if graph_size == 0:
+def _build_due(size: int, added: int, deleted: int, minimum: int) -> bool:
+    """Whether to (re)build a snapshot: none yet at `minimum` rows, or drifted by a tenth of it."""
+    if size == 0:
         return added >= minimum
-    return added + graph_size - graph_live > _REBUILD_SHARE * graph_size
+    return added + deleted > _REBUILD_SHARE * size
 
 
-def _load_graph(path: Path, *, missing_ok: bool) -> _hnsw.Graph | None:
-    """The graph in `path`; `None` (search exactly) when the file is unreadable, or missing and `missing_ok`."""
+def _load_file(load: Callable[[Path], _T], path: Path, missing_ok: bool) -> _T | None:
+    """A snapshot file, loaded; `None` (use the table) when unreadable, or missing and `missing_ok`."""
     try:
-        return _hnsw.Graph(path)
+        return load(path)
     except FileNotFoundError as exc:
         if not missing_ok:
-            raise _GraphMissing from exc
-        _log.warning("the vector graph %s is missing; searching exactly", path.name)
+            raise _SnapshotMissing from exc
+        _log.warning("the search snapshot file %s is missing; searching the table", path.name)
         return None
-    except (OSError, RuntimeError, ValueError):  # JUSTIFICATION: a derived file; the table stays searchable.
-        _log.exception("the vector graph %s is unreadable; searching exactly", path.name)
+    except (OSError, RuntimeError, ValueError, KeyError):  # JUSTIFICATION: a derived file; the table serves.
+        _log.exception("the search snapshot file %s is unreadable; searching the table", path.name)
         return None
 
 
-def _remove_deleted(
-    connection: sqlite3.Connection, graph: _hnsw.Graph, embedder_id: str, watermark: int
-) -> None:
-    """Remove from the loaded graph the keys whose rows were deleted since the snapshot."""
-    (live,) = connection.execute(
-        "SELECT count(*) FROM chunks WHERE embedder_id = ? AND id <= ?", (embedder_id, watermark)
+def _write_aside(target: Path, write: Callable[[Path], object]) -> bool:
+    """Write a file through a temporary name, so a reader never sees a partial one; False if `write` was."""
+    partial = target.with_name(target.name + ".tmp")
+    try:
+        if write(partial) is False:
+            return False
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
+    return True
+
+
+def _snapshot_alive(
+    connection: sqlite3.Connection, embedder_id: str, pointer: _Pointer, ids: NDArray[np.int64]
+) -> NDArray[np.bool_] | None:
+    """Which snapshot rows still exist; `None` when all do (one count answers that)."""
+    (kept,) = connection.execute(
+        "SELECT count(*) FROM chunks WHERE embedder_id = ? AND id <= ?", (embedder_id, pointer.watermark)
     ).fetchone()
-    if live == len(graph.keys) - graph.removed:
-        return
+    if kept == len(ids):
+        return None
+    live = [
+        row[0]
+        for row in connection.execute(
+            "SELECT id FROM chunks WHERE embedder_id = ? AND id <= ?", (embedder_id, pointer.watermark)
+        )
+    ]
+    return np.isin(ids, np.array(live, dtype=np.int64))
+
+
+def _vectors_after(
+    connection: sqlite3.Connection, embedder_id: str, after: int
+) -> tuple[NDArray[np.int64], Vectors]:
+    """The ids and vectors of the space's rows with ids above `after`."""
     rows = connection.execute(
-        "SELECT id FROM chunks WHERE embedder_id = ? AND id <= ? ORDER BY id", (embedder_id, watermark)
+        "SELECT id, vector FROM chunks WHERE embedder_id = ? AND id > ? ORDER BY id", (embedder_id, after)
     ).fetchall()
-    alive = np.array([row[0] for row in rows], dtype=np.int64)
-    graph.remove(np.setdiff1d(graph.keys, alive, assume_unique=True))
+    ids = np.array([row[0] for row in rows], dtype=np.int64)
+    if not rows:
+        return ids, np.zeros((0, 0), dtype=np.float32)
+    return ids, np.frombuffer(b"".join(row[1] for row in rows), dtype=np.float32).reshape(len(rows), -1)
+
+
+def _tokens_after(
+    connection: sqlite3.Connection, embedder_id: str, after: int, known: dict[int, list[str]]
+) -> tuple[NDArray[np.int64], dict[int, list[str]]]:
+    """The ids of the rows above `after` and their full-text tokens (reusing `known` ones)."""
+    ids = [
+        row[0]
+        for row in connection.execute(
+            "SELECT id FROM chunks WHERE embedder_id = ? AND id > ? ORDER BY id", (embedder_id, after)
+        )
+    ]
+    tokens = {chunk_id: known[chunk_id] for chunk_id in ids if chunk_id in known}
+    missing = [chunk_id for chunk_id in ids if chunk_id not in tokens]
+    if missing:
+        rows = connection.execute(
+            "SELECT id, heading_path, text FROM chunks WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id",
+            (json.dumps(missing),),
+        ).fetchall()
+        texts = [" > ".join(json.loads(heading)) + "\n" + text for _, heading, text in rows]
+        tokens.update(zip((row[0] for row in rows), _postings.tokenize(texts), strict=True))
+    return np.array(ids, dtype=np.int64), tokens
+
+
+def _hits_by_id(
+    connection: sqlite3.Connection, ids: NDArray[np.int64], scores: NDArray[np.float32]
+) -> list[IndexHit]:
+    """The rows of `ids` as hits with their scores, best first (ids deleted meanwhile are skipped)."""
+    by_id = dict(zip(ids.tolist(), scores.tolist(), strict=True))
+    rows = connection.execute(
+        "SELECT c.id, c.document_id, c.file_name, c.position, c.heading_path, c.text FROM chunks c"
+        " WHERE c.id IN (SELECT value FROM json_each(?))",
+        (json.dumps(list(by_id)),),
+    ).fetchall()
+    return sorted((_hit(row[1:], by_id[row[0]]) for row in rows), key=lambda hit: -hit.score)
 
 
 def _delete_document(connection: sqlite3.Connection, document_id: str, embedder_id: str | None) -> None:
@@ -920,7 +1090,7 @@ def _delete_space(connection: sqlite3.Connection, embedder_id: str) -> None:
     )
     connection.execute("DELETE FROM chunks WHERE embedder_id = ?", (embedder_id,))
     connection.execute("DELETE FROM documents WHERE embedder_id = ?", (embedder_id,))
-    connection.execute("DELETE FROM meta WHERE key = ?", (_graph_key(embedder_id),))
+    connection.execute("DELETE FROM meta WHERE key = ?", (_snapshot_key(embedder_id),))
 
 
 def _space_token(embedder_id: str) -> str:
