@@ -75,8 +75,17 @@ def public(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PublicIndex]:
 
 
 @pytest.fixture(scope="session")
+def test_tools(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The workspace's third-party packages (test tools included) at their locked versions, hashed."""
+    path = tmp_path_factory.mktemp("test-tools") / "test-tools.txt"
+    everything = ["--all-packages", "--all-extras", "--all-groups", "--no-emit-workspace", "--no-header"]
+    run([UV, "export", "--frozen", *everything, "--no-annotate", "--quiet", "--output-file", path])
+    return path
+
+
+@pytest.fixture(scope="session")
 def installs(
-    tmp_path_factory: pytest.TempPathFactory, index: Index, public: PublicIndex
+    tmp_path_factory: pytest.TempPathFactory, index: Index, public: PublicIndex, test_tools: Path
 ) -> Iterator[dict[tuple[str, str], Future[Path]]]:
     """Every fresh venv the release tests need, made in parallel (installs wait on the network).
 
@@ -89,9 +98,6 @@ def installs(
     for pins in groups:
         for name, version in pins.items():
             publish_floor(index, name, version, folder)
-    test_tools = folder / "test-tools.txt"
-    everything = ["--all-packages", "--all-extras", "--all-groups", "--no-emit-workspace", "--no-header"]
-    run([UV, "export", "--frozen", *everything, "--no-annotate", "--quiet", "--output-file", test_tools])
 
     def script(path: str, name: str, venv: Path, env: dict[str, str]) -> Path:
         run(["bash", ROOT / path, name, venv], env=env)

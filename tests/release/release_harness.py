@@ -7,9 +7,11 @@ import csv
 import hashlib
 import io
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -169,6 +171,20 @@ def pypiserver(
             yield Index(url, packages, *(credentials or (None, None)))
             return
     raise AssertionError(f"pypiserver did not start:\n{log.read_text()[-3000:]}")
+
+
+@contextmanager
+def scratch(prefix: str) -> Iterator[Path]:
+    """A temporary directory outside pytest's numbered basetemps, removed afterwards.
+
+    For what must outlive minutes of other pytest sessions on the machine: pytest deletes older
+    basetemps when sessions start, which pulled a venv (and the PostgreSQL inside it) from under a test.
+    """
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def site_packages(venv: Path) -> Path:
