@@ -73,13 +73,23 @@ error-doc: sync ## Regenerate docs/error-handling.md from the justified suppress
 clean: ## Remove build and test leftovers (not the data directory)
 	rm -rf dist .mypy_cache .ruff_cache .pytest_cache .coverage htmlcov
 
-.PHONY: check-versions check-api wheels images publish hadolint
+.PHONY: check-versions check-api compat release release-scenario wheels images publish hadolint
 
 check-versions: sync ## Internal ranges contain sibling versions, changed packages are bumped, lock and installed set agree
 	$(RUN) python scripts/check_versions.py
 
 check-api: sync ## Each library's public API against its last recorded release: breaking changes need a major version
 	$(RUN) python scripts/check_api.py
+
+compat: sync ## The whole compatibility matrix on whole test suites, and the release scenario (for a nightly CI run)
+	CHAT_COMPAT=full $(RUN) pytest tests/release/test_compat.py tests/release/test_scenario.py -v -p no:cacheprovider --durations=0 $(PYTEST_ARGS)
+
+release-scenario: sync ## Only the release scenario (a clone of HEAD, a local index, three releases)
+	CHAT_COMPAT=full $(RUN) pytest tests/release/test_scenario.py -v -p no:cacheprovider $(PYTEST_ARGS)
+
+release: sync ## Release PACKAGE (BUMP=patch|minor|major): version, changelog, dependents, checks, build, publish, releases.toml
+	@[ -n "$(PACKAGE)" ] || { echo "usage: make release PACKAGE=<member> [BUMP=patch|minor|major] [PUBLISH=no]" >&2; exit 2; }
+	$(RUN) python scripts/release.py --package "$(PACKAGE)" $(if $(BUMP),--bump "$(BUMP)") $(if $(filter no,$(PUBLISH)),--no-publish)
 
 wheels: sync ## Build every member into dist/ (reproducible, --no-sources), smoke-install each wheel; SBOMs into dist/sbom
 	$(RUN) python scripts/build_wheels.py --out dist
