@@ -22,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from build_wheels import build
 from release_harness import (
     LIBRARIES,
+    OUR_CHAT_RAG,
     ROOT,
     SERVICES,
     UV,
@@ -60,7 +61,7 @@ def index(tmp_path_factory: pytest.TempPathFactory, dist: Path) -> Iterator[Inde
 def public(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PublicIndex]:
     """The public index as an attacker made it: impostor `chat-rag` wheels, everything else the real one.
 
-    A pypiserver holding `chat-rag` 1.0.0 (our version, other content) and 1.99.0 (inside the
+    A pypiserver holding `chat-rag` at our workspace version (other content) and 1.99.0 (inside the
     services' ranges), redirecting every other name to the real public index (pypiserver's fallback).
     """
     folder = tmp_path_factory.mktemp("public-index")
@@ -68,7 +69,7 @@ def public(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PublicIndex]:
     packages.mkdir()
     impostors = {
         version: make_wheel(packages, "chat-rag", version, {"chat_rag/__init__.py": "IMPOSTOR = True\n"})
-        for version in ("1.0.0", "1.99.0")
+        for version in (OUR_CHAT_RAG, "1.99.0")
     }
     with pypiserver(packages, folder / "pypiserver.log", credentials=None, fallback=True) as index:
         yield PublicIndex(index, impostors)

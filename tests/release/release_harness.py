@@ -36,6 +36,8 @@ UV = os.environ.get("UV", "uv")
 BIN = Path(sys.executable).parent
 SERVICES = [m.name for m in members().values() if m.path.parent.name == "services"]
 LIBRARIES = [m.name for m in members().values() if m.path.parent.name == "packages"]
+OUR_CHAT_RAG = members()["chat-rag"].version
+"""The version an impostor on the public index copies (test_dependency_confusion.py)."""
 SERVICE_PROBES = {"app-api": "/health", "inference-api": "/ping"}
 
 

@@ -1,7 +1,7 @@
 """`chat-rag` exists on the public index: internal names must come from the private index only.
 
 The `public` fixture (conftest.py) is a pypiserver standing for the public index after someone
-uploaded `chat-rag` 1.0.0 (our version number, other content) and 1.99.0; every other name is
+uploaded `chat-rag` at our version number (other content) and 1.99.0; every other name is
 redirected to the real public index. The naive flags pick the impostor (so these tests can tell);
 the documented recipe, used by the round trip for both services, installs our wheel, compared by hash.
 """
@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from release_harness import (
+    OUR_CHAT_RAG,
     SERVICES,
     UV,
     Index,
@@ -29,9 +30,9 @@ pytestmark = pytest.mark.slow
 
 
 def resolved_hash(index_options: list[str], env: dict[str, str], tmp_path: Path) -> str:
-    """The sha256 of the `chat-rag==1.0.0` file uv selects with these index options."""
+    """The sha256 of the `chat-rag==<our version>` file uv selects with these index options."""
     requirements = tmp_path / "requirements.in"
-    requirements.write_text("chat-rag==1.0.0\n")
+    requirements.write_text(f"chat-rag=={OUR_CHAT_RAG}\n")
     compile_ = [
         UV,
         "pip",
@@ -53,7 +54,7 @@ def test_the_naive_extra_index_url_form_picks_the_impostor(
 ) -> None:
     private = index.simple_url.replace("http://", f"http://{index.username}:{index.password}@")
     options = ["--index-url", private, "--extra-index-url", public.index.simple_url]
-    assert resolved_hash(options, index.env(), tmp_path) == sha256(public.impostors["1.0.0"])
+    assert resolved_hash(options, index.env(), tmp_path) == sha256(public.impostors[OUR_CHAT_RAG])
 
 
 def test_the_index_priority_form_picks_our_wheel(
@@ -73,7 +74,7 @@ def test_the_documented_recipe_installed_our_chat_rag(
 ) -> None:
     venv = service_envs[service].index  # installed with the impostor-holding index as the default index
     (ours,) = dist.glob("chat_rag-*.whl")
-    assert installed(venv)["chat-rag"] == "1.0.0"
+    assert installed(venv)["chat-rag"] == OUR_CHAT_RAG
     assert installed_from(venv, "chat-rag", ours)
-    assert not installed_from(venv, "chat-rag", public.impostors["1.0.0"])
+    assert not installed_from(venv, "chat-rag", public.impostors[OUR_CHAT_RAG])
     assert "IMPOSTOR" not in (site_packages(venv) / "chat_rag" / "__init__.py").read_text()
