@@ -199,7 +199,7 @@ def milliseconds(seconds: float) -> str:
 
 
 def main(flush_ms: int) -> None:
-    from chat_core.auth import mint_dev_token
+    from chat_http.auth import mint_dev_token
 
     baseline = asyncio.run(in_process(WARMUP_TURNS + SEQUENTIAL_TURNS))[WARMUP_TURNS:]
     with tempfile.TemporaryDirectory() as data_dir:

@@ -7,7 +7,14 @@ from rules import import_violations, source_roots
 
 
 def test_every_member_is_checked() -> None:
-    assert set(source_roots()) == {"chat_core", "chat_storage", "chat_rag", "app_api", "inference_api"}
+    assert set(source_roots()) == {
+        "chat_core",
+        "chat_storage",
+        "chat_rag",
+        "chat_http",
+        "app_api",
+        "inference_api",
+    }
 
 
 @pytest.mark.parametrize("package", sorted(source_roots()))
@@ -66,9 +73,24 @@ class TestRulesCatchViolations:
             "inference_api must not import app_api"
         ]
 
+    def test_domain_libraries_importing_the_web_edge(self, tmp_path: Path) -> None:
+        write(tmp_path / "chat_storage" / "x.py", "from chat_http.errors import ErrorBody\nimport starlette\n")
+        assert [v.rule for v in import_violations("chat_storage", tmp_path / "chat_storage")] == [
+            "chat_storage must not import chat_http",
+            "library chat_storage must not import starlette",
+        ]
+
+    def test_edge_importing_a_service(self, tmp_path: Path) -> None:
+        write(tmp_path / "chat_http" / "x.py", "import fastapi\nfrom app_api.config import Settings\n")
+        assert [v.rule for v in import_violations("chat_http", tmp_path / "chat_http")] == [
+            "chat_http must not import app_api"
+        ]
+
     def test_allowed_imports_pass(self, tmp_path: Path) -> None:
         write(
             tmp_path / "app_api" / "x.py",
-            "import fastapi\nfrom chat_core import errors\nimport chat_storage\nimport chat_rag\n",
+            "import fastapi\nfrom chat_core import errors\nimport chat_storage\nimport chat_rag\nimport chat_http\n",
         )
         assert import_violations("app_api", tmp_path / "app_api") == []
+        write(tmp_path / "chat_http" / "y.py", "import starlette\nimport chat_rag\nimport chat_storage\n")
+        assert import_violations("chat_http", tmp_path / "chat_http") == []

@@ -3,7 +3,7 @@ import base64
 import pytest
 
 from chat_core.errors import InvalidInputError
-from chat_core.pagination import Page, decode_cursor, encode_cursor, validate_limit
+from chat_core.pagination import CursorCodec, Page, decode_cursor, encode_cursor, validate_limit
 
 
 class TestCursor:
@@ -43,3 +43,48 @@ class TestLimit:
 def test_page_serialises_camel_case() -> None:
     page = Page[int](items=[1, 2], next_cursor="abc")
     assert page.to_json_dict() == {"items": [1, 2], "nextCursor": "abc"}
+
+
+class TestCursorCodec:
+    """One codec for every backend: a cursor names its listing, and its values keep their shape."""
+
+    def test_round_trip(self) -> None:
+        codec = CursorCodec(("listing", "user-1"), {"t": str, "i": int})
+        assert codec.decode(codec.encode({"t": "2025", "i": 3})) == {"t": "2025", "i": 3}
+
+    @pytest.mark.parametrize(
+        "position",
+        [
+            {"t": 5, "i": 3},
+            {"t": "2025", "i": "3"},
+            {"t": "2025", "i": True},
+            {"t": "", "i": 3},
+            {"t": "x" * 1025, "i": 3},
+            {"t": "2025"},
+            {"t": "x", "i": 1, "z": 0},
+        ],
+    )
+    def test_wrong_values_under_the_right_fingerprint_are_invalid(self, position: dict[str, object]) -> None:
+        codec = CursorCodec(("listing", "user-1"), {"t": str, "i": int})
+        fingerprint = decode_cursor(codec.encode({"t": "a", "i": 0}))["l"]
+        with pytest.raises(InvalidInputError):
+            codec.decode(encode_cursor({"l": fingerprint, **position}))
+
+    def test_other_listing_parameters_change_the_fingerprint(self) -> None:
+        mine = CursorCodec(("files", "user-1", "date", "desc"), {"i": int})
+        other = CursorCodec(("files", "user-1", "size", "desc"), {"i": int})
+        with pytest.raises(InvalidInputError):
+            other.decode(mine.encode({"i": 1}))
+
+    def test_fixed_and_prefixed_values_pin_the_partition(self) -> None:
+        issued = CursorCodec(("sessions",), {"PK": str, "SK": str}).encode({"PK": "USER#bob", "SK": "S#1"})
+        alice = CursorCodec(
+            ("sessions",), {"PK": str, "SK": str}, fixed={"PK": "USER#alice"}, prefixed={"SK": "S#"}
+        )
+        with pytest.raises(InvalidInputError, match="does not belong"):
+            alice.decode(issued)
+        own = CursorCodec(("sessions",), {"PK": str, "SK": str}).encode({"PK": "USER#alice", "SK": "M#1"})
+        with pytest.raises(InvalidInputError, match="does not belong"):
+            alice.decode(own)
+        good = CursorCodec(("sessions",), {"PK": str, "SK": str}).encode({"PK": "USER#alice", "SK": "S#9"})
+        assert alice.decode(good) == {"PK": "USER#alice", "SK": "S#9"}

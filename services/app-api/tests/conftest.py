@@ -27,9 +27,9 @@ from fastapi import FastAPI
 from pydantic import SecretStr
 
 from app_api.config import Settings
-from app_api.lifespan import BLOB_SIGNING_KEY_FILE
 from app_api.main import create_app
-from chat_core.auth import mint_dev_token
+from chat_http.auth import mint_dev_token
+from chat_http.secrets import BLOB_SIGNING_KEY_FILE
 from chat_storage import AwsStorageConfig, LocalStorageConfig
 from chat_storage.aws.testing import start_moto_server
 from chat_storage.secrets import load_or_create_secret
@@ -135,11 +135,12 @@ def moto_endpoint() -> Iterator[str]:
 
 
 def make_settings(data_dir: Path, **overrides: Any) -> Settings:
-    """Test settings: a fixed dev secret, plain-text logs."""
+    """Test settings: a fixed dev secret, plain-text logs, a brisk document reconciler."""
     values: dict[str, Any] = {
         "data_dir": data_dir,
         "dev_jwt_secret": SecretStr(DEV_SECRET),
         "log_json": False,
+        "ingest_reconcile_seconds": 0.2,
     }
     return Settings(_env_file=None, **(values | overrides))  # type: ignore[call-arg]
 

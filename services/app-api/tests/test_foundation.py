@@ -255,8 +255,8 @@ def test_dev_token_command_mints_a_token_the_service_accepts(tmp_path: Path) -> 
         [sys.executable, "-m", "app_api", "dev-token", "--user", "carol", "--roles", "admin"],
         env=env, capture_output=True, text=True, check=True,
     )  # fmt: skip
-    from app_api.security import dev_jwt_secret
-    from chat_core.auth import DevTokenVerifier
+    from chat_http.auth import DevTokenVerifier
+    from chat_http.secrets import dev_jwt_secret
 
     settings = Settings(_env_file=None, data_dir=tmp_path)  # type: ignore[call-arg]
     user = DevTokenVerifier(dev_jwt_secret(settings)).verify(result.stdout.strip())

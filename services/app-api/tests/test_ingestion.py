@@ -1,5 +1,5 @@
-"""Ingestion in the background: progress, a transient failure then a successful retry, the lazy start
-of a document whose upload arrived without a trigger, and the runner's concurrency bounds."""
+"""Ingestion in the background: progress, a transient failure then a successful retry, the reconciler
+that picks up uploads that arrived without a trigger, and the runner's concurrency bounds."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import hashlib
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +18,12 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import SecretStr
 
-from app_api.documents import service
-from app_api.knowledge import KnowledgeBases
+from app_api.documents.ingestion import ingest_document
+from app_api.documents.reconciler import DocumentReconciler
 from chat_core.documents import Document, DocumentProgress, DocumentStatus
 from chat_core.ids import AssistantId, DocumentId
+from chat_http.knowledge import KnowledgeBases
+from chat_http.secrets import blob_signing_secret
 from chat_rag import RagConfig, SqliteIndexConfig
 from chat_storage import LocalStorageConfig, open_storage
 
@@ -159,7 +162,7 @@ class TestProgress:
             await documents.create(document)
             await storage.blobs.put(document.storage_key, TEXT.encode(), content_type="text/plain")
             try:
-                finished = await service.ingest_document(documents, storage.blobs, knowledge, document)
+                finished = await ingest_document(documents, storage.blobs, knowledge, document)
             finally:
                 await knowledge.aclose()
         assert finished is not None
@@ -175,28 +178,104 @@ class TestProgress:
         assert done[0] == 0
 
 
-class TestLazyStart:
-    def test_an_arrived_upload_starts_when_the_document_is_read(
+def upload_behind_its_back(settings: Any, client: httpx.Client) -> str:
+    """A document whose file is stored without going through app-api (as a browser's PUT to S3)."""
+    assistant_id = client.post("/assistants", json={"name": "Otters"}).json()["assistantId"]
+    grant = client.post(
+        f"/assistants/{assistant_id}/documents/upload-url",
+        json={"filename": "otters.md", "contentType": "text/markdown", "sizeBytes": 60},
+    ).json()
+    key = f"assistants/{assistant_id}/documents/{grant['documentId']}/otters.md"
+
+    async def store() -> None:
+        async with open_storage(settings.storage_config(blob_signing_secret(settings))) as storage:
+            await storage.blobs.put(
+                key, b"# Otters\n\nOtters hold hands while they sleep.", content_type="text/markdown"
+            )
+
+    asyncio.run(store())
+    return f"/assistants/{assistant_id}/documents/{grant['documentId']}"
+
+
+class TestReconciler:
+    def test_an_upload_stored_behind_the_services_back_is_ingested(
         self, sqlite_live: Any, auth: Callable[..., dict[str, str]]
     ) -> None:
-        """As after a restart that lost the trigger (or an S3 upload nobody confirmed)."""
-        with httpx.Client(base_url=sqlite_live.base_url, headers=auth("lazy-reader"), timeout=30) as alice:
-            assistant_id = alice.post("/assistants", json={"name": "Otters"}).json()["assistantId"]
-            grant = alice.post(
-                f"/assistants/{assistant_id}/documents/upload-url",
-                json={"filename": "otters.md", "contentType": "text/markdown", "sizeBytes": 60},
-            ).json()
-            path = f"/assistants/{assistant_id}/documents/{grant['documentId']}"
-            key = f"assistants/{assistant_id}/documents/{grant['documentId']}/otters.md"
-
-            async def store_behind_its_back() -> None:
-                async with open_storage(sqlite_live.storage_config()) as storage:
-                    await storage.blobs.put(
-                        key, b"# Otters\n\nOtters hold hands while they sleep.", content_type="text/markdown"
-                    )
-
-            asyncio.run(store_behind_its_back())
+        """As after a restart that lost the trigger, or an S3 upload nobody confirmed."""
+        with httpx.Client(base_url=sqlite_live.base_url, headers=auth("reconciled"), timeout=30) as alice:
+            path = upload_behind_its_back(sqlite_live.settings, alice)
             assert wait_for(alice, path, "complete", "failed")["status"] == "complete"
+
+    @pytest.mark.asyncio
+    async def test_one_pass_queues_arrivals_and_fails_abandoned_uploads(self, tmp_path: Path) -> None:
+        queued: list[str] = []
+
+        class Queue:
+            def start(self, document: Document) -> bool:
+                queued.append(document.document_id)
+                return True
+
+            def is_running(self, assistant_id: str, document_id: str) -> bool:
+                return document_id == "DOC-000000000004"
+
+        def document(
+            number: int, *, age_minutes: int = 0, status: DocumentStatus = DocumentStatus.UPLOADING
+        ) -> Document:
+            created = datetime.now(UTC) - timedelta(minutes=age_minutes)
+            return Document(
+                document_id=DocumentId(f"DOC-00000000000{number}"),
+                assistant_id=AssistantId("ast-000000000001"),
+                filename="a.txt",
+                content_type="text/plain",
+                size_bytes=1,
+                storage_key=f"k/{number}",
+                status=status,
+                created_at=created,
+                updated_at=created,
+            )
+
+        async with open_storage(
+            LocalStorageConfig(data_dir=tmp_path, blob_signing_secret=SecretStr("s"))
+        ) as storage:
+            arrived, waiting, abandoned, running = (
+                document(1),
+                document(2),
+                document(3, age_minutes=30),
+                document(4),
+            )
+            ingesting = document(5, status=DocumentStatus.CHUNKING)
+            for item in (arrived, waiting, abandoned, running, ingesting):
+                await storage.documents.create(item)
+            for item in (arrived, running, ingesting):
+                await storage.blobs.put(item.storage_key, b"x", content_type="text/plain")
+            reconciler = DocumentReconciler(
+                storage.documents, storage.blobs, Queue(), interval=1, upload_expires_in=900
+            )
+            assert await reconciler.run_once() == 1
+            page = await storage.documents.list(AssistantId("ast-000000000001"))
+            states = {d.document_id: d for d in page.items}
+        assert queued == ["DOC-000000000001"]
+        assert states["DOC-000000000002"].status is DocumentStatus.UPLOADING
+        assert states["DOC-000000000003"].status is DocumentStatus.FAILED
+        assert "Upload the file again" in (states["DOC-000000000003"].error_message or "")
+
+    def test_reading_a_document_starts_nothing(
+        self, sqlite_live: Any, auth: Callable[..., dict[str, str]], serve: Serve, tmp_path: Path
+    ) -> None:
+        from app_api.main import create_app
+
+        quiet = sqlite_live.settings.model_copy(
+            update={"ingest_reconcile_seconds": 600.0, "data_dir": tmp_path}
+        )
+        with (
+            serve(create_app(quiet)) as base_url,
+            httpx.Client(base_url=base_url, headers=auth("reader"), timeout=30) as alice,
+        ):
+            path = upload_behind_its_back(quiet, alice)
+            for _ in range(3):
+                assert alice.get(path).json()["status"] == "uploading"
+                assert alice.get(path.rsplit("/", 1)[0]).json()["documents"][0]["status"] == "uploading"
+                time.sleep(0.1)
 
 
 class CountingKnowledge:

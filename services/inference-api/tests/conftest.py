@@ -27,8 +27,8 @@ from inference_testing import (
     storage_for,
 )
 
-from chat_core.auth import mint_dev_token
 from chat_core.managed_models import ModelProvider
+from chat_http.auth import mint_dev_token
 from inference_api.config import Settings
 from inference_api.main import create_app
 

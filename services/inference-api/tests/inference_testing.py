@@ -24,10 +24,10 @@ from fastapi import FastAPI
 from strands.models import Model
 
 from chat_core.managed_models import ManagedModel, ModelProvider
+from chat_http.secrets import BLOB_SIGNING_KEY_FILE
 from chat_storage import Storage, open_storage
 from chat_storage.secrets import load_or_create_secret
 from inference_api.config import Settings
-from inference_api.lifespan import BLOB_SIGNING_KEY_FILE
 from inference_api.models.base import ModelRequest
 
 Item = dict[str, Any] | BaseException | float

@@ -1,6 +1,6 @@
 """Domain of the chat platform: entities, pure rules, the error model and the storage ports.
 
-Depends on pydantic only; identity verification lives in `chat_core.auth` behind the `auth` extra.
+Depends on pydantic only. (`chat_core.auth`, behind the `auth` extra, is deprecated: see `chat_http.auth`.)
 """
 
 from importlib.metadata import PackageNotFoundError, version

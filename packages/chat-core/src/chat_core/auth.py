@@ -3,11 +3,15 @@
 Needs the `chat-core[auth]` extra (pyjwt[crypto]). Every token's signature is verified; nothing
 here ever decodes a token without checking it. Failures raise `AuthenticationError` with a message
 that says what is wrong without echoing the token.
+
+Deprecated since 1.1.0 and removed in 2.0.0: verifying tokens (and fetching an identity provider's keys
+over the network) is the services' edge, `chat_http.auth`. Importing this module warns.
 """
 
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Mapping
 from typing import Any, Protocol
 
@@ -19,6 +23,12 @@ try:
     import jwt
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise ImportError("chat_core.auth needs the 'auth' extra: pip install 'chat-core[auth]'") from exc
+
+warnings.warn(
+    "chat_core.auth is deprecated and will be removed in chat-core 2.0.0; use chat_http.auth",
+    DeprecationWarning,
+    stacklevel=2,
+)
 
 __all__ = ["DEV_ISSUER", "DevTokenVerifier", "OidcTokenVerifier", "TokenVerifier", "mint_dev_token"]
 

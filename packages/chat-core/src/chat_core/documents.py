@@ -11,7 +11,7 @@ from chat_core._base import CamelModel
 from chat_core.clock import utc_now
 from chat_core.ids import AssistantId, DocumentId
 
-__all__ = ["Document", "DocumentProgress", "DocumentStatus"]
+__all__ = ["UNFINISHED_STATUSES", "Document", "DocumentProgress", "DocumentStatus"]
 
 
 class DocumentStatus(StrEnum):
@@ -22,6 +22,10 @@ class DocumentStatus(StrEnum):
     EMBEDDING = "embedding"
     COMPLETE = "complete"
     FAILED = "failed"
+
+
+UNFINISHED_STATUSES = frozenset({DocumentStatus.UPLOADING, DocumentStatus.CHUNKING, DocumentStatus.EMBEDDING})
+"""Statuses a document leaves on its own; a document stuck in one needs the background reconciler."""
 
 
 class Document(CamelModel):

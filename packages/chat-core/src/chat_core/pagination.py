@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
+from collections.abc import Mapping
 from typing import Any, Generic, TypeVar
 
 from pydantic import Field
@@ -12,12 +14,14 @@ from pydantic import Field
 from chat_core._base import CamelModel
 from chat_core.errors import InvalidInputError
 
-__all__ = ["MAX_PAGE_SIZE", "Page", "decode_cursor", "encode_cursor", "validate_limit"]
+__all__ = ["MAX_PAGE_SIZE", "CursorCodec", "Page", "decode_cursor", "encode_cursor", "validate_limit"]
 
 T = TypeVar("T")
 
 MAX_PAGE_SIZE = 1000
 _MAX_CURSOR_LENGTH = 2048
+_MAX_CURSOR_VALUE = 1024
+_LISTING_KEY = "l"
 
 
 class Page(CamelModel, Generic[T]):
@@ -51,6 +55,64 @@ def decode_cursor(cursor: str, *, field: str = "cursor") -> dict[str, Any]:
     if not isinstance(position, dict):
         raise InvalidInputError("The pagination cursor is not valid.", field=field)
     return position
+
+
+class CursorCodec:
+    """Encodes and checks the keyset cursors of one listing, for every storage backend.
+
+    A cursor holds the sort-key values of the last item shown and a short fingerprint of the listing
+    (which table, whose partition, which filter and order). A cursor from another listing or another
+    user, or one edited into a different shape, is refused with `InvalidInputError`; one whose values
+    were edited can at worst move the position inside the caller's own partition, and `fixed` and
+    `prefixed` pin the values that name the partition.
+
+    Args:
+        listing: Everything that identifies the listing (its name, the owner's id, filters, order).
+        fields: The values a cursor carries and the type each must have.
+        fixed: Fields whose value must be exactly this (e.g. a DynamoDB partition key).
+        prefixed: Fields whose value must start with this (e.g. a sort key's entity prefix).
+    """
+
+    def __init__(
+        self,
+        listing: tuple[object, ...],
+        fields: Mapping[str, type[int] | type[str]],
+        *,
+        fixed: Mapping[str, str] | None = None,
+        prefixed: Mapping[str, str] | None = None,
+    ) -> None:
+        self._fields = dict(fields)
+        self._fixed = dict(fixed or {})
+        self._prefixed = dict(prefixed or {})
+        assert _LISTING_KEY not in self._fields, "reserved cursor field"
+        assert set(self._fixed) | set(self._prefixed) <= set(self._fields), "checked fields are cursor fields"
+        self._listing = hashlib.sha256(repr(listing).encode()).hexdigest()[:16]
+
+    def encode(self, position: Mapping[str, int | str]) -> str:
+        """A cursor for the page that starts after `position`."""
+        assert set(position) == set(self._fields), "cursor fields must match the listing"
+        return encode_cursor({_LISTING_KEY: self._listing, **position})
+
+    def decode(self, cursor: str) -> dict[str, Any]:
+        """The position inside `cursor`.
+
+        Raises:
+            InvalidInputError: when `cursor` was not issued by this listing.
+        """
+        position = decode_cursor(cursor)
+        if set(position) != {_LISTING_KEY, *self._fields} or position[_LISTING_KEY] != self._listing:
+            raise InvalidInputError("The pagination cursor does not belong to this listing.", field="cursor")
+        for name, kind in self._fields.items():
+            value = position[name]
+            if type(value) is not kind or (
+                isinstance(value, str) and not 0 < len(value) <= _MAX_CURSOR_VALUE
+            ):
+                raise InvalidInputError("The pagination cursor is not valid.", field="cursor")
+        if any(position[name] != value for name, value in self._fixed.items()) or any(
+            not position[name].startswith(prefix) for name, prefix in self._prefixed.items()
+        ):
+            raise InvalidInputError("The pagination cursor does not belong to this listing.", field="cursor")
+        return {name: position[name] for name in self._fields}
 
 
 def validate_limit(limit: int, *, maximum: int = MAX_PAGE_SIZE, field: str = "limit") -> int:

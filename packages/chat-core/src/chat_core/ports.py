@@ -268,6 +268,13 @@ class DocumentRepository(Protocol):
         """
         ...
 
+    async def list_unfinished(self, *, limit: int = 100) -> builtins.list[Document]:
+        """Documents of every assistant still uploading or being ingested, least recently updated first.
+
+        The work list of the background reconciler (uploads that arrived unannounced, stalled ingestions).
+        """
+        ...
+
     async def delete(self, assistant_id: AssistantId, document_id: DocumentId) -> bool:
         """Remove one document record."""
         ...

@@ -21,7 +21,7 @@ EXPECTED_INDEXES = {
     "messages": (set(), set()),
     "models": (set(), set()),
     "assistants": ({"by-owner", "public", "shared-with"}, set()),
-    "documents": (set(), {"by-created"}),
+    "documents": ({"unfinished"}, {"by-created"}),
     "files": (set(), {"by-date", "by-size", "by-type"}),
     "costs": (set(), set()),
     "users": (set(), {"by-email", "by-name"}),

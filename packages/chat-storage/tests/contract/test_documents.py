@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from chat_core.documents import Document, DocumentProgress, DocumentStatus
-from chat_core.errors import ConflictError
+from chat_core.errors import ConflictError, InvalidInputError
 from chat_core.ids import AssistantId, DocumentId
 from chat_storage import Storage
 
@@ -136,3 +136,44 @@ class TestDelete:
         assert (await storage.documents.list(AST)).items == []
         assert (await storage.documents.list(OTHER)).items == [kept]
         assert await storage.documents.delete_all(AST) == []
+
+
+class TestUnfinished:
+    @pytest.mark.asyncio
+    async def test_lists_unfinished_documents_of_every_assistant_until_they_finish(
+        self, storage: Storage
+    ) -> None:
+        for number, assistant in ((1, AST), (2, OTHER), (3, AST)):
+            await storage.documents.create(make_document(number, assistant))
+        assert [d.document_id for d in await storage.documents.list_unfinished()] == [
+            "DOC-000000000001",
+            "DOC-000000000002",
+            "DOC-000000000003",
+        ]
+        await storage.documents.update_progress(
+            AST, DocumentId("DOC-000000000001"), DocumentProgress(status=DocumentStatus.CHUNKING)
+        )
+        await storage.documents.update_progress(
+            OTHER, DocumentId("DOC-000000000002"), DocumentProgress(status=DocumentStatus.COMPLETE)
+        )
+        unfinished = await storage.documents.list_unfinished()
+        # Still ingesting counts; its update moved it to the end (least recently updated first).
+        assert [(d.document_id, d.status) for d in unfinished] == [
+            ("DOC-000000000003", DocumentStatus.UPLOADING),
+            ("DOC-000000000001", DocumentStatus.CHUNKING),
+        ]
+        await storage.documents.update_progress(
+            AST,
+            DocumentId("DOC-000000000001"),
+            DocumentProgress(status=DocumentStatus.FAILED, error_message="x"),
+        )
+        await storage.documents.delete(AST, DocumentId("DOC-000000000003"))
+        assert await storage.documents.list_unfinished() == []
+
+    @pytest.mark.asyncio
+    async def test_the_limit_is_bounded(self, storage: Storage) -> None:
+        for number in range(3):
+            await storage.documents.create(make_document(number))
+        assert len(await storage.documents.list_unfinished(limit=2)) == 2
+        with pytest.raises(InvalidInputError):
+            await storage.documents.list_unfinished(limit=0)

@@ -10,10 +10,7 @@ import argparse
 import json
 import sys
 
-import uvicorn
-
 from app_api.config import Environment, Settings, get_settings
-from chat_core.logs import configure_logging
 
 __all__ = ["main", "openapi_document"]
 
@@ -50,8 +47,8 @@ def main(argv: list[str] | None = None) -> None:
         return
     settings = get_settings()
     if args.command == "dev-token":
-        from app_api.security import dev_jwt_secret
-        from chat_core.auth import mint_dev_token
+        from chat_http.auth import mint_dev_token
+        from chat_http.secrets import dev_jwt_secret
 
         if settings.env is Environment.PRODUCTION:
             sys.exit("dev-token is not available when CHAT_ENV=production.")
@@ -79,9 +76,9 @@ def main(argv: list[str] | None = None) -> None:
         print(f"Model catalogue: added {', '.join(result.created) or 'nothing'}{kept}.")
         return
     from app_api.main import create_app
+    from chat_http.app import serve
 
-    configure_logging(settings.log_level, json_lines=settings.log_json, service="app-api")
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, access_log=False, log_config=None)
+    serve(create_app(settings), settings, service="app-api", host=args.host, port=args.port)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 
 from app_api import __version__
 from app_api.assistants.router import router as assistants_router
@@ -13,15 +12,15 @@ from app_api.config import Settings, get_settings
 from app_api.costs.router import router as costs_router
 from app_api.devpage import install_devpage
 from app_api.documents.router import router as documents_router
-from app_api.errors import ErrorBody, add_exception_handlers
 from app_api.files.router import router as files_router
 from app_api.health.router import router as health_router
 from app_api.lifespan import lifespan_for
 from app_api.managed_models.router import admin_router as admin_models_router
 from app_api.managed_models.router import router as models_router
-from app_api.middleware import RequestContextMiddleware
 from app_api.sessions.router import router as sessions_router
 from app_api.users.router import router as users_router
+from chat_http.app import create_service_app
+from chat_http.errors import ErrorBody
 
 __all__ = ["create_app"]
 
@@ -29,28 +28,14 @@ __all__ = ["create_app"]
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app for `settings` (read from the environment when omitted)."""
     settings = settings or get_settings()
-    app = FastAPI(
+    app = create_service_app(
+        settings,
+        service="app-api",
         title="Chat platform app API",
         version=__version__,
         lifespan=lifespan_for(settings),
-        responses={
-            400: {"model": ErrorBody, "description": "The request body cannot be read"},
-            401: {"model": ErrorBody, "description": "Missing or invalid bearer token"},
-            422: {"model": ErrorBody, "description": "Invalid request"},
-            500: {"model": ErrorBody, "description": "Unexpected error"},
-            503: {"model": ErrorBody, "description": "A dependency is unavailable"},
-        },
+        responses={400: {"model": ErrorBody, "description": "The request body cannot be read"}},
     )
-    add_exception_handlers(app)
-    app.add_middleware(
-        CORSMiddleware,
-        allow_origins=settings.cors_origins,
-        allow_credentials=True,
-        allow_methods=["*"],
-        allow_headers=["*"],
-        expose_headers=["X-Request-ID", "Retry-After"],
-    )
-    app.add_middleware(RequestContextMiddleware)
     for router in (
         health_router,
         sessions_router,

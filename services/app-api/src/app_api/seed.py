@@ -11,11 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from app_api.config import Settings
-from app_api.lifespan import BLOB_SIGNING_KEY_FILE
 from chat_core.managed_models import EVERYONE, ManagedModel, ManagedModelCreate, ModelProvider
 from chat_core.ports import ManagedModelRepository
+from chat_http.secrets import blob_signing_secret
 from chat_storage import AwsStorageConfig, open_storage
-from chat_storage.secrets import load_or_create_secret
 
 __all__ = ["SEED_MODELS", "SeedResult", "seed_catalogue", "seed_storage"]
 
@@ -104,12 +103,7 @@ async def seed_storage(settings: Settings, *, provision: bool = False) -> SeedRe
         provision: on the aws backend, first create the tables and the bucket (a moto server or a
             local stack starts empty; real AWS is provisioned by its own tooling).
     """
-    blob_secret = (
-        load_or_create_secret(settings.data_dir, BLOB_SIGNING_KEY_FILE)
-        if settings.storage == "sqlite"
-        else ""
-    )
-    config = settings.storage_config(blob_secret)
+    config = settings.storage_config(blob_signing_secret(settings))
     if provision and isinstance(config, AwsStorageConfig):
         from chat_storage.aws.provision import provision as provision_aws
 

@@ -4,57 +4,34 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
-from typing import TypedDict
 
 from fastapi import FastAPI
 
-from chat_core.auth import TokenVerifier
-from chat_storage import Storage, open_storage
-from chat_storage.secrets import load_or_create_secret
+from chat_http.state import ServiceState, lifespan_state, open_edge_resources
 from inference_api.chat.service import ChatServices
 from inference_api.chat.turns import TurnPolicy, TurnRunner
 from inference_api.config import Settings
-from inference_api.knowledge import KnowledgeBases
 from inference_api.models.base import ModelFactory
 from inference_api.models.providers import ProviderModels
-from inference_api.security import build_token_verifier
+from inference_api.state import AppState
 from inference_api.tools.registry import ToolRegistry
 
-__all__ = ["State", "lifespan_for"]
-
-BLOB_SIGNING_KEY_FILE = "blob-signing-secret"
-
-
-class State(TypedDict):
-    """What every request can reach through `request.state`."""
-
-    settings: Settings
-    storage: Storage
-    verifier: TokenVerifier
-    known_users: set[str]
-    chat: ChatServices
+__all__ = ["lifespan_for"]
 
 
 def lifespan_for(
     settings: Settings, *, model_factory: ModelFactory | None = None
-) -> Callable[[FastAPI], AbstractAsyncContextManager[State]]:
+) -> Callable[[FastAPI], AbstractAsyncContextManager[dict[str, ServiceState]]]:
     """A lifespan that opens storage and the chat services for `settings`.
 
     `model_factory` replaces the provider models (benchmarks and tests use a scripted model).
     """
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[State]:
-        verifier = build_token_verifier(settings)
-        blob_secret = (
-            load_or_create_secret(settings.data_dir, BLOB_SIGNING_KEY_FILE)
-            if settings.storage == "sqlite"
-            else ""
-        )
+    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, ServiceState]]:
         async with AsyncExitStack() as stack:
-            storage = await stack.enter_async_context(open_storage(settings.storage_config(blob_secret)))
-            knowledge = KnowledgeBases(settings.rag_config())
-            stack.push_async_callback(knowledge.aclose)
+            edge = await open_edge_resources(settings, stack)
+            storage = edge.storage
             models: ModelFactory
             if model_factory is None:
                 providers = ProviderModels(settings)
@@ -78,9 +55,17 @@ def lifespan_for(
                 storage=storage,
                 models=models,
                 tools=ToolRegistry(settings.tool_roles),
-                knowledge=knowledge,
+                knowledge=edge.knowledge,
                 turns=turns,
             )
-            yield State(settings=settings, storage=storage, verifier=verifier, known_users=set(), chat=chat)
+            yield lifespan_state(
+                AppState(
+                    settings=settings,
+                    storage=storage,
+                    verifier=edge.verifier,
+                    knowledge=edge.knowledge,
+                    chat=chat,
+                )
+            )
 
     return lifespan

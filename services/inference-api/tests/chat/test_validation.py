@@ -11,10 +11,10 @@ import pytest
 from inference_testing import SCRIPTED_MODEL_ID, Service, managed_model, post_turn
 from pydantic import SecretStr
 
-from chat_core.auth import mint_dev_token
 from chat_core.errors import BadRequestError
 from chat_core.ids import SessionId, UserId
 from chat_core.managed_models import ModelProvider
+from chat_http.auth import mint_dev_token
 from inference_api.config import Environment, Settings
 from inference_api.models import Grounding, ModelRequest, ProviderModels
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -13,8 +12,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from pydantic import BaseModel
 
-from chat_core.errors import InvalidInputError, UnavailableError
-from chat_core.pagination import decode_cursor, encode_cursor
+from chat_core.errors import UnavailableError
+from chat_core.pagination import CursorCodec
 from chat_storage.aws._errors import call
 
 if TYPE_CHECKING:
@@ -48,8 +47,6 @@ _DESERIALIZER = TypeDeserializer()
 _BATCH_GET_SIZE = 100
 _BATCH_WRITE_SIZE = 25
 _BATCH_ATTEMPTS = 6
-_MAX_CURSOR_VALUE = 2048
-_LISTING = "listing"
 
 
 def iso(moment: datetime) -> str:
@@ -101,8 +98,10 @@ def entity_from(cls: type[M], attrs: Mapping[str, Any]) -> M:
     return cls.model_validate({name: value for name, value in attrs.items() if name in fields})
 
 
-def _listing_tag(listing: str) -> str:
-    return hashlib.sha256(listing.encode()).hexdigest()[:16]
+def _codec(
+    listing: str, key_names: Iterable[str], fixed: Mapping[str, str], prefixed: Mapping[str, str]
+) -> CursorCodec:
+    return CursorCodec((listing,), dict.fromkeys(key_names, str), fixed=fixed, prefixed=prefixed)
 
 
 def start_key(
@@ -126,26 +125,14 @@ def start_key(
     """
     if cursor is None:
         return None
-    position = decode_cursor(cursor)
-    expected = set(fixed) | set(prefixed) | {_LISTING}
-    valid = set(position) == expected and all(
-        isinstance(value, str) and 0 < len(value) <= _MAX_CURSOR_VALUE for value in position.values()
-    )
-    valid = (
-        valid
-        and position[_LISTING] == _listing_tag(listing)
-        and all(position[name] == value for name, value in fixed.items())
-        and all(position[name].startswith(prefix) for name, prefix in prefixed.items())
-    )
-    if not valid:
-        raise InvalidInputError("The pagination cursor does not belong to this listing.", field="cursor")
-    return {name: {"S": value} for name, value in position.items() if name != _LISTING}
+    position = _codec(listing, [*fixed, *prefixed], fixed, prefixed).decode(cursor)
+    return {name: {"S": value} for name, value in position.items()}
 
 
 def cursor_of(item: Mapping[str, Any], key_names: Iterable[str], *, listing: str) -> str:
     """The cursor that continues `listing` right after `item`."""
-    position = {name: item[name]["S"] for name in key_names}
-    return encode_cursor(position | {_LISTING: _listing_tag(listing)})
+    names = list(key_names)
+    return _codec(listing, names, {}, {}).encode({name: item[name]["S"] for name in names})
 
 
 async def query_page(

@@ -60,6 +60,7 @@ ASSISTANTS_BY_OWNER = Index("by-owner", "ownerPk", "createdSk")
 ASSISTANTS_PUBLIC = Index("public", "publicPk", "createdSk")
 ASSISTANTS_SHARED_WITH = Index("shared-with", "sharePk", "shareSk")
 DOCUMENTS_BY_CREATED = Index("by-created", "PK", "createdSk", local=True)
+DOCUMENTS_UNFINISHED = Index("unfinished", "unfinishedPk", "unfinishedSk")
 FILES_BY_DATE = Index("by-date", "PK", "dateSk", local=True)
 FILES_BY_SIZE = Index("by-size", "PK", "sizeSk", local=True)
 FILES_BY_TYPE = Index("by-type", "PK", "typeSk", local=True)
@@ -71,7 +72,7 @@ INDEXES: dict[str, tuple[Index, ...]] = {
     "messages": (),
     "models": (),
     "assistants": (ASSISTANTS_BY_OWNER, ASSISTANTS_PUBLIC, ASSISTANTS_SHARED_WITH),
-    "documents": (DOCUMENTS_BY_CREATED,),
+    "documents": (DOCUMENTS_BY_CREATED, DOCUMENTS_UNFINISHED),
     "files": (FILES_BY_DATE, FILES_BY_SIZE, FILES_BY_TYPE),
     "costs": (),
     "users": (USERS_BY_EMAIL, USERS_BY_NAME),

@@ -1,4 +1,9 @@
-"""Knowledge-base documents in DynamoDB: one partition per assistant, newest first by a local index."""
+"""Knowledge-base documents in DynamoDB: one partition per assistant, newest first by a local index.
+
+Unfinished documents (uploading, chunking, embedding) also carry the keys of the sparse global index
+`unfinished`, least recently updated first; finishing removes them, so the index holds only the
+reconciler's work list.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from chat_core.clock import utc_now
-from chat_core.documents import Document, DocumentProgress, DocumentStatus
+from chat_core.documents import UNFINISHED_STATUSES, Document, DocumentProgress, DocumentStatus
 from chat_core.errors import ConflictError
 from chat_core.ids import AssistantId, DocumentId, validate_id
 from chat_core.pagination import Page, validate_limit
@@ -26,7 +31,7 @@ from chat_storage.aws._items import (
     start_key,
     to_item,
 )
-from chat_storage.aws._tables import DOCUMENTS_BY_CREATED
+from chat_storage.aws._tables import DOCUMENTS_BY_CREATED, DOCUMENTS_UNFINISHED
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb import DynamoDBClient
@@ -38,6 +43,13 @@ _DOC = "DOCUMENT#"
 
 def _pk(assistant_id: str) -> str:
     return f"ASSISTANT#{assistant_id}"
+
+
+_UNFINISHED_PK = "UNFINISHED"
+
+
+def _unfinished_sk(updated_at: str, assistant_id: str, document_id: str) -> str:
+    return f"{updated_at}#{assistant_id}#{document_id}"
 
 
 def _document_from(item: Mapping[str, Any]) -> Document:
@@ -55,14 +67,19 @@ class DynamoDocumentRepository:
         """Add a document; `ConflictError` if the id exists."""
         validate_id(document.assistant_id, field="assistantId")
         validate_id(document.document_id, field="documentId")
-        item: Item = to_item(
-            model_attrs(document)
-            | {
-                "PK": _pk(document.assistant_id),
-                "SK": f"{_DOC}{document.document_id}",
-                "createdSk": f"{iso(document.created_at)}#{document.document_id}",
+        attrs = model_attrs(document) | {
+            "PK": _pk(document.assistant_id),
+            "SK": f"{_DOC}{document.document_id}",
+            "createdSk": f"{iso(document.created_at)}#{document.document_id}",
+        }
+        if document.status in UNFINISHED_STATUSES:
+            attrs |= {
+                "unfinishedPk": _UNFINISHED_PK,
+                "unfinishedSk": _unfinished_sk(
+                    iso(document.updated_at), document.assistant_id, document.document_id
+                ),
             }
-        )
+        item: Item = to_item(attrs)
         result = await conditional(
             "create a document",
             self._client.put_item(
@@ -119,7 +136,14 @@ class DynamoDocumentRepository:
         """Apply a status change in one conditional UpdateItem; `None` when the document is gone."""
         validate_id(assistant_id, field="assistantId")
         validate_id(document_id, field="documentId")
-        changes: dict[str, Any] = {"status": progress.status.value, "updatedAt": iso(utc_now())}
+        updated_at = iso(utc_now())
+        changes: dict[str, Any] = {"status": progress.status.value, "updatedAt": updated_at}
+        unfinished = progress.status in UNFINISHED_STATUSES
+        if unfinished:
+            changes |= {
+                "unfinishedPk": _UNFINISHED_PK,
+                "unfinishedSk": _unfinished_sk(updated_at, assistant_id, document_id),
+            }
         for name, value in (
             ("chunkCount", progress.chunk_count),
             ("chunksDone", progress.chunks_done),
@@ -131,9 +155,12 @@ class DynamoDocumentRepository:
         names = {f"#a{number}": name for number, name in enumerate(changes)}
         values = {f":v{number}": serialize(value) for number, value in enumerate(changes.values())}
         expression = "SET " + ", ".join(f"#a{number} = :v{number}" for number in range(len(changes)))
+        removed = [] if unfinished else ["unfinishedPk", "unfinishedSk"]
         if progress.status is not DocumentStatus.FAILED:  # a reason outlives only the failure it explains
-            names["#error"] = "errorMessage"
-            expression += " REMOVE #error"
+            removed.append("errorMessage")
+        if removed:
+            names |= {f"#r{number}": name for number, name in enumerate(removed)}
+            expression += " REMOVE " + ", ".join(f"#r{number}" for number in range(len(removed)))
         result = await conditional(
             "update a document",
             self._client.update_item(
@@ -147,6 +174,28 @@ class DynamoDocumentRepository:
             ),
         )
         return None if isinstance(result, Rejected) else _document_from(result["Attributes"])
+
+    async def list_unfinished(self, *, limit: int = 100) -> builtins.list[Document]:
+        """Documents of every assistant still uploading or being ingested, least recently updated first.
+
+        Read from the sparse index `unfinished` (eventually consistent: a change shows within moments).
+        """
+        validate_limit(limit)
+        items, _ = await query_page(
+            self._client,
+            "list unfinished documents",
+            {
+                "TableName": self._table,
+                "IndexName": DOCUMENTS_UNFINISHED.name,
+                "KeyConditionExpression": "unfinishedPk = :pk",
+                "ExpressionAttributeValues": {":pk": {"S": _UNFINISHED_PK}},
+            },
+            limit=limit,
+            key_names=("PK", "SK", "unfinishedPk", "unfinishedSk"),
+            listing="unfinished",
+            cursor_start=None,
+        )
+        return [_document_from(item) for item in items]
 
     async def delete(self, assistant_id: AssistantId, document_id: DocumentId) -> bool:
         """Remove one document record; whether it existed."""

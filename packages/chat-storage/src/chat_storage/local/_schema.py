@@ -153,7 +153,16 @@ CREATE INDEX sessions_by_recency ON sessions (user_id, sort_at DESC, session_id 
     WHERE status = 'active';
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2)
+# Version 3: documents that are not finished (uploading, chunking, embedding), across assistants, least
+# recently updated first: `unfinished_at` is the last update while unfinished, NULL once finished.
+_V3 = """
+ALTER TABLE documents ADD COLUMN unfinished_at TEXT;
+UPDATE documents SET unfinished_at = json_extract(body, '$.updatedAt')
+    WHERE json_extract(body, '$.status') IN ('uploading', 'chunking', 'embedding');
+CREATE INDEX documents_unfinished ON documents (unfinished_at) WHERE unfinished_at IS NOT NULL;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
 """Migration `n` (1-based) brings a file from version `n - 1` to `n`."""
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -9,9 +9,8 @@ from collections.abc import Sequence
 from chat_core.assistants import Assistant, AssistantShare, AssistantStatus, Visibility
 from chat_core.errors import ConflictError, InvalidInputError
 from chat_core.ids import AssistantId, UserId, validate_email, validate_id
-from chat_core.pagination import Page, validate_limit
+from chat_core.pagination import CursorCodec, Page, validate_limit
 from chat_storage.local._db import Database, Transaction, from_db_time, to_db_time, utc_now
-from chat_storage.local._pages import CursorCodec
 
 __all__ = ["LocalAssistantRepository"]
 
@@ -104,7 +103,7 @@ class LocalAssistantRepository:
         """The owner's assistants in the given statuses, newest first."""
         validate_id(owner_id, field="ownerId")
         wanted = sorted(AssistantStatus(status).value for status in statuses)
-        codec = CursorCodec({"t": str, "a": str}, "assistants-owned", owner_id, wanted)
+        codec = CursorCodec(("assistants-owned", owner_id, wanted), {"t": str, "a": str})
         marks = ", ".join("?" * len(wanted)) or "NULL"
         return await self._page(
             codec,
@@ -120,7 +119,7 @@ class LocalAssistantRepository:
     ) -> Page[Assistant]:
         """Assistants shared with `email` that are SHARED and COMPLETE, newest first: one join."""
         address = validate_email(email)
-        codec = CursorCodec({"t": str, "a": str}, "assistants-shared", address)
+        codec = CursorCodec(("assistants-shared", address), {"t": str, "a": str})
         return await self._page(
             codec,
             "SELECT a.created_at, a.assistant_id, a.body FROM assistant_shares AS s "
@@ -133,7 +132,7 @@ class LocalAssistantRepository:
 
     async def list_public(self, *, limit: int = 50, cursor: str | None = None) -> Page[Assistant]:
         """PUBLIC, COMPLETE assistants, newest first."""
-        codec = CursorCodec({"t": str, "a": str}, "assistants-public")
+        codec = CursorCodec(("assistants-public",), {"t": str, "a": str})
         return await self._page(
             codec,
             "SELECT a.created_at, a.assistant_id, a.body FROM assistants AS a "

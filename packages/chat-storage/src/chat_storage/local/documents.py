@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import builtins
 
-from chat_core.documents import Document, DocumentProgress, DocumentStatus
+from chat_core.documents import UNFINISHED_STATUSES, Document, DocumentProgress, DocumentStatus
 from chat_core.errors import ConflictError
 from chat_core.ids import AssistantId, DocumentId, validate_id
-from chat_core.pagination import Page, validate_limit
+from chat_core.pagination import CursorCodec, Page, validate_limit
 from chat_storage.local._db import Database, to_db_time, utc_now
-from chat_storage.local._pages import CursorCodec
 
 __all__ = ["LocalDocumentRepository"]
 
@@ -19,6 +18,10 @@ def _ids(assistant_id: AssistantId, document_id: DocumentId) -> tuple[AssistantI
         AssistantId(validate_id(assistant_id, field="assistantId")),
         DocumentId(validate_id(document_id, field="documentId")),
     )
+
+
+def _unfinished_at(document: Document) -> str | None:
+    return to_db_time(document.updated_at) if document.status in UNFINISHED_STATUSES else None
 
 
 class LocalDocumentRepository:
@@ -38,11 +41,13 @@ class LocalDocumentRepository:
             if exists is not None:
                 raise ConflictError(f"Document {document_id!r} already exists.")
             await tx.execute(
-                "INSERT INTO documents (assistant_id, document_id, created_at, body) VALUES (?, ?, ?, ?)",
+                "INSERT INTO documents (assistant_id, document_id, created_at, unfinished_at, body) "
+                "VALUES (?, ?, ?, ?, ?)",
                 (
                     assistant_id,
                     document_id,
                     to_db_time(document.created_at),
+                    _unfinished_at(document),
                     document.model_dump_json(by_alias=True),
                 ),
             )
@@ -62,7 +67,7 @@ class LocalDocumentRepository:
         """The assistant's documents, newest first."""
         validate_id(assistant_id, field="assistantId")
         validate_limit(limit)
-        codec = CursorCodec({"t": str, "d": str}, "documents", assistant_id)
+        codec = CursorCodec(("documents", assistant_id), {"t": str, "d": str})
         after = ""
         params: builtins.list[object] = [assistant_id]
         if cursor is not None:
@@ -100,10 +105,20 @@ class LocalDocumentRepository:
                 Document.model_validate_json(row["body"]).model_dump() | changes
             )
             await tx.execute(
-                "UPDATE documents SET body = ? WHERE assistant_id = ? AND document_id = ?",
-                (updated.model_dump_json(by_alias=True), assistant_id, document_id),
+                "UPDATE documents SET body = ?, unfinished_at = ? WHERE assistant_id = ? AND document_id = ?",
+                (updated.model_dump_json(by_alias=True), _unfinished_at(updated), assistant_id, document_id),
             )
         return updated
+
+    async def list_unfinished(self, *, limit: int = 100) -> builtins.list[Document]:
+        """Documents of every assistant still uploading or being ingested, least recently updated first."""
+        validate_limit(limit)
+        rows = await self._db.fetch_all(
+            "SELECT body FROM documents WHERE unfinished_at IS NOT NULL "
+            "ORDER BY unfinished_at, assistant_id, document_id LIMIT ?",
+            (limit,),
+        )
+        return [Document.model_validate_json(row["body"]) for row in rows]
 
     async def delete(self, assistant_id: AssistantId, document_id: DocumentId) -> bool:
         """Remove one document record; `False` when it was missing."""

@@ -8,9 +8,8 @@ from typing import Literal
 from chat_core.errors import ConflictError, InvalidInputError, NotFoundError, QuotaExceededError
 from chat_core.files import FileStatus, FileUpload, UserFileQuota
 from chat_core.ids import SessionId, UploadId, UserId, validate_id
-from chat_core.pagination import Page, validate_limit
+from chat_core.pagination import CursorCodec, Page, validate_limit
 from chat_storage.local._db import Database, Transaction, to_db_time, utc_now
-from chat_storage.local._pages import CursorCodec
 
 __all__ = ["LocalFileRepository"]
 
@@ -147,7 +146,9 @@ class LocalFileRepository:
         if status not in ("ready", "any"):
             raise InvalidInputError("status must be ready or any.", field="status")
         column, kind = _SORT_COLUMNS[sort_by]
-        codec = CursorCodec({"v": kind, "u": str}, "files", user_id, session_id, status, sort_by, sort_order)
+        codec = CursorCodec(
+            ("files", user_id, session_id, status, sort_by, sort_order), {"v": kind, "u": str}
+        )
         conditions = ["user_id = ?"]
         params: builtins.list[object] = [user_id]
         if session_id is not None:

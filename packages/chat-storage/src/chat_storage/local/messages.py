@@ -8,9 +8,8 @@ from collections.abc import Sequence
 from chat_core.errors import InvalidInputError
 from chat_core.ids import SessionId, UserId, message_id, validate_id
 from chat_core.messages import Message, MessageDraft
-from chat_core.pagination import Page, validate_limit
+from chat_core.pagination import CursorCodec, Page, validate_limit
 from chat_storage.local._db import Database
-from chat_storage.local._pages import CursorCodec
 
 __all__ = ["LocalMessageRepository"]
 
@@ -68,7 +67,7 @@ class LocalMessageRepository:
         validate_id(user_id, field="userId")
         validate_id(session_id, field="sessionId")
         validate_limit(limit)
-        codec = CursorCodec({"i": int}, "messages", user_id, session_id)
+        codec = CursorCodec(("messages", user_id, session_id), {"i": int})
         after = -1 if cursor is None else codec.decode(cursor)["i"]
         rows = await self._db.fetch_all(
             "SELECT idx, body FROM messages WHERE user_id = ? AND session_id = ? AND idx > ? "

@@ -12,10 +12,9 @@ from pydantic import ValidationError
 
 from chat_core.errors import ConflictError, InvalidInputError
 from chat_core.ids import SessionId, UserId, validate_id
-from chat_core.pagination import Page, validate_limit
+from chat_core.pagination import CursorCodec, Page, validate_limit
 from chat_core.sessions import SessionMetadata, SessionPreferences, SessionStatus, SessionUpdate
 from chat_storage.local._db import Database, Transaction, from_db_time, to_db_time, utc_now
-from chat_storage.local._pages import CursorCodec
 
 __all__ = ["LocalSessionRepository"]
 
@@ -105,7 +104,7 @@ class LocalSessionRepository:
         """Active sessions, newest `last_message_at` (else `created_at`) first."""
         validate_id(user_id, field="userId")
         validate_limit(limit)
-        codec = CursorCodec({"t": str, "s": str}, "sessions", user_id)
+        codec = CursorCodec(("sessions", user_id), {"t": str, "s": str})
         after = ""
         params: builtins.list[object] = [user_id]
         if cursor is not None:

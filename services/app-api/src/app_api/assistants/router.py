@@ -16,8 +16,8 @@ from app_api.assistants.schemas import (
 )
 from app_api.assistants.service import AssistantView
 from app_api.dependencies import CurrentUser, KnowledgeDep, StorageDep
-from app_api.errors import error_responses
 from chat_core.assistants import AssistantCreate, AssistantUpdate
+from chat_http.errors import error_responses
 
 __all__ = ["router"]
 

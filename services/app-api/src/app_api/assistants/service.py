@@ -9,7 +9,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from app_api.knowledge import KnowledgeBases
 from chat_core.assistants import (
     Assistant,
     AssistantAccess,
@@ -27,6 +26,7 @@ from chat_core.identity import User
 from chat_core.ids import AssistantId, UserId, validate_id
 from chat_core.pagination import Page, decode_cursor, encode_cursor
 from chat_core.ports import AssistantRepository, BlobStore, DocumentRepository
+from chat_http.knowledge import KnowledgeBases
 
 __all__ = [
     "DEFAULT_DRAFT_NAME",

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import APIRouter, Depends, Request, Response, status
 
 from app_api.blobs import service
-from app_api.dependencies import BlobSecretDep, IngestionDep, StorageDep
-from app_api.errors import error_responses
+from app_api.dependencies import StateDep, StorageDep
+from app_api.documents.router import IngestionDep
+from chat_http.errors import error_responses
 
 __all__ = ["router"]
+
+
+async def _blob_secret(state: StateDep) -> str:
+    return state.blob_secret
+
+
+BlobSecretDep = Annotated[str, Depends(_blob_secret)]
 
 router = APIRouter(prefix="/blobs", tags=["blobs"])
 _BINARY = {"content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}, "required": True}

@@ -9,15 +9,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from app_api.documents import service as documents_service
 from chat_core.errors import InvalidInputError, NotFoundError, PermissionDeniedError
 from chat_storage import Storage
 from chat_storage.local.blobs import BlobGrant, verify_blob_grant
-
-if TYPE_CHECKING:
-    from app_api.documents.ingestion import IngestionRunner
 
 __all__ = ["BlobDownload", "read_blob", "store_blob"]
 
@@ -45,7 +42,7 @@ def _media_type(content_type: str | None) -> str:
 
 async def store_blob(
     storage: Storage,
-    ingestion: IngestionRunner,
+    ingestion: documents_service.IngestionQueue,
     secret: str,
     token: str,
     *,

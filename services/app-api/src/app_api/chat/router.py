@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
 
 from app_api.chat import service
 from app_api.chat.schemas import TitleRead, TitleRequest
-from app_api.dependencies import CurrentUser, SettingsDep, StorageDep, TitleModelDep
+from app_api.chat.titles import TitleModel
+from app_api.dependencies import CurrentUser, SettingsDep, StateDep, StorageDep
 
 __all__ = ["router"]
+
+
+async def _title_model(state: StateDep) -> TitleModel | None:
+    return state.title_model
+
+
+TitleModelDep = Annotated[TitleModel | None, Depends(_title_model)]
 
 router = APIRouter(prefix="/chat", tags=["chat"])
 

@@ -17,9 +17,9 @@ from pydantic import Field
 from app_api.config import Environment, Settings
 from app_api.dependencies import SettingsDep
 from app_api.schemas import ApiModel
-from app_api.security import dev_jwt_secret
-from chat_core.auth import mint_dev_token
 from chat_core.errors import PermissionDeniedError
+from chat_http.auth import mint_dev_token
+from chat_http.secrets import dev_jwt_secret
 
 __all__ = ["DevSignIn", "DevToken", "install_devpage", "router"]
 

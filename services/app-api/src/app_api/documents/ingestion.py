@@ -1,4 +1,6 @@
-"""Background ingestion: one task per document, at most `concurrency` at once, one per assistant.
+"""Background ingestion: the pipeline of one document, one task per document.
+
+At most `concurrency` documents run at once, and one per assistant.
 
 An assistant's documents share one index file: concurrent first writes into a new SQLite index were
 measured to fail a document with "no such table", or to stall for the busy timeout.
@@ -15,14 +17,16 @@ import functools
 import logging
 import weakref
 
-from app_api.documents import service
-from app_api.knowledge import KnowledgeBases
-from chat_core.documents import Document
+from chat_core.documents import Document, DocumentProgress, DocumentStatus
+from chat_core.errors import ChatError, InternalError, InvalidInputError
 from chat_core.ports import BlobStore, DocumentRepository
+from chat_http.knowledge import KnowledgeBases
 
-__all__ = ["IngestionRunner"]
+__all__ = ["IngestionRunner", "ingest_document"]
 
 logger = logging.getLogger(__name__)
+
+_GENERIC_FAILURE = "Ingestion failed unexpectedly. Retry it, or upload the file again."
 
 _Key = tuple[str, str]
 
@@ -69,7 +73,7 @@ class IngestionRunner:
     async def _run(self, document: Document) -> Document | None:
         assistant_lock = self._per_assistant.setdefault(document.assistant_id, asyncio.Lock())
         async with assistant_lock, self._slots:
-            return await service.ingest_document(self._documents, self._blobs, self._knowledge, document)
+            return await ingest_document(self._documents, self._blobs, self._knowledge, document)
 
     def _finished(self, key: _Key, task: asyncio.Task[Document | None]) -> None:
         self._tasks.pop(key, None)
@@ -89,3 +93,74 @@ class IngestionRunner:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _fail(documents: DocumentRepository, document: Document, message: str) -> Document | None:
+    return await documents.update_progress(
+        document.assistant_id,
+        document.document_id,
+        DocumentProgress(status=DocumentStatus.FAILED, error_message=message),
+    )
+
+
+async def ingest_document(
+    documents: DocumentRepository, blobs: BlobStore, knowledge: KnowledgeBases, document: Document
+) -> Document | None:
+    """Parse, chunk, embed and index one document, recording status and progress on it as it goes.
+
+    Returns:
+        The document as last recorded, or `None` when it was deleted meanwhile (its chunks are then
+        removed again).
+    """
+    assistant_id, document_id = document.assistant_id, document.document_id
+
+    async def progress(done: int, total: int) -> None:
+        await documents.update_progress(
+            assistant_id,
+            document_id,
+            DocumentProgress(status=DocumentStatus.EMBEDDING, chunk_count=total, chunks_done=done),
+        )
+
+    try:
+        await documents.update_progress(
+            assistant_id, document_id, DocumentProgress(status=DocumentStatus.CHUNKING, chunks_done=0)
+        )
+        data = await blobs.get(document.storage_key)
+        if data is None:
+            raise InvalidInputError("The file was never uploaded (or was removed). Upload it again.")
+        if len(data) > document.size_bytes:
+            raise InvalidInputError(
+                f"The uploaded file is {len(data)} bytes, more than the {document.size_bytes} declared."
+            )
+        knowledge_base = await knowledge.get()
+        result = await knowledge_base.ingest(
+            assistant_id,
+            document_id,
+            filename=document.filename,
+            content_type=document.content_type,
+            data=data,
+            on_progress=progress,
+        )
+    except ChatError as exc:
+        # JUSTIFICATION: recorded on the document (failed, readable message) to see and retry; no caller.
+        logger.warning("ingestion of %s failed: %s", document_id, exc.code.value, exc_info=exc)
+        return await _fail(
+            documents, document, _GENERIC_FAILURE if isinstance(exc, InternalError) else exc.message
+        )
+    except Exception as exc:
+        # JUSTIFICATION: as above; an unexpected error is logged with its traceback, shown generically.
+        logger.error("ingestion of %s failed unexpectedly", document_id, exc_info=exc)
+        return await _fail(documents, document, _GENERIC_FAILURE)
+    finished = await documents.update_progress(
+        assistant_id,
+        document_id,
+        DocumentProgress(
+            status=DocumentStatus.COMPLETE,
+            chunk_count=result.chunk_count,
+            chunks_done=result.chunk_count,
+            content_hash=result.content_hash,
+        ),
+    )
+    if finished is None:
+        await knowledge_base.delete_document(assistant_id, document_id)
+    return finished

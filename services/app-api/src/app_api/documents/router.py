@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Response, status
 
-from app_api.dependencies import CurrentUser, IngestionDep, KnowledgeDep, SettingsDep, StorageDep
+from app_api.dependencies import CurrentUser, KnowledgeDep, SettingsDep, StateDep, StorageDep
 from app_api.documents import service
 from app_api.documents.schemas import (
     DocumentCreate,
@@ -15,9 +15,16 @@ from app_api.documents.schemas import (
     DocumentRead,
     DocumentUploadRead,
 )
-from app_api.errors import error_responses
+from chat_http.errors import error_responses
 
-__all__ = ["router"]
+__all__ = ["IngestionDep", "router"]
+
+
+async def _ingestion(state: StateDep) -> service.IngestionQueue:
+    return state.ingestion
+
+
+IngestionDep = Annotated[service.IngestionQueue, Depends(_ingestion)]
 
 router = APIRouter(prefix="/assistants/{assistant_id}/documents", tags=["documents"])
 _OWNER_ONLY = error_responses(403, 404)
@@ -55,7 +62,6 @@ async def read_documents(
     assistant_id: str,
     user: CurrentUser,
     storage: StorageDep,
-    ingestion: IngestionDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
     next_token: Annotated[str | None, Query(max_length=2048)] = None,
 ) -> DocumentPage:
@@ -63,8 +69,6 @@ async def read_documents(
     page = await service.list_documents(
         storage.assistants,
         storage.documents,
-        storage.blobs,
-        ingestion,
         user,
         assistant_id,
         limit=limit,
@@ -75,11 +79,11 @@ async def read_documents(
 
 @router.get("/{document_id}", response_model=DocumentRead, responses=_OWNER_ONLY)
 async def read_document(
-    assistant_id: str, document_id: str, user: CurrentUser, storage: StorageDep, ingestion: IngestionDep
+    assistant_id: str, document_id: str, user: CurrentUser, storage: StorageDep
 ) -> DocumentRead:
     """Owner-only: one document, with `status`, `chunksDone`/`chunkCount` and any `errorMessage`."""
     document = await service.get_document(
-        storage.assistants, storage.documents, storage.blobs, ingestion, user, assistant_id, document_id
+        storage.assistants, storage.documents, user, assistant_id, document_id
     )
     return DocumentRead.of(document)
 
@@ -112,7 +116,7 @@ async def read_download_url(
 async def complete_document_upload(
     assistant_id: str, document_id: str, user: CurrentUser, storage: StorageDep, ingestion: IngestionDep
 ) -> DocumentRead:
-    """Owner-only: confirm the file was uploaded and start ingesting it now (optional: reads notice it too)."""
+    """Owner-only: confirm the file was uploaded and start ingesting it now (optional: the service notices uploads itself)."""
     document = await service.complete_upload(
         storage.assistants, storage.documents, storage.blobs, ingestion, user, assistant_id, document_id
     )

@@ -1,59 +1,64 @@
-"""Knowledge-base documents: upload URLs, listing, downloads, deletion, and the ingestion of one document.
+"""Knowledge-base documents: upload URLs, listing, downloads, deletion, and queueing their ingestion.
 
-How ingestion starts (the client only uploads to the URL it was given):
+Ingestion has one trigger, the file being stored, and one explicit restart:
 
-- `sqlite`: the upload goes to app-api's own blob route, which starts ingestion when the file is stored.
-- `aws`: the upload goes straight to S3, which app-api does not hear about. The client may confirm with
-  `POST .../documents/{documentId}/complete`; otherwise reading the document (get or list) notices that
-  the file has arrived and starts ingestion then.
+- `sqlite`: the upload goes to app-api's own blob route, which queues the document once the file is
+  stored. `aws`: the upload goes straight to S3; `POST .../documents/{documentId}/complete` confirms it
+  (checked with a HEAD), and app-api's background reconciler queues uploads that arrived unconfirmed.
+- `POST .../documents/{documentId}/retry` restarts a failed ingestion.
 
-A failed ingestion keeps a readable `errorMessage` and can be started again with
-`POST .../documents/{documentId}/retry`.
+Reading documents (get, list) never starts anything. The pipeline itself is `documents.ingestion`;
+this module only needs the small `IngestionQueue` port of it.
 """
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from app_api.assistants import service as assistants_service
-from app_api.knowledge import KnowledgeBases
 from chat_core.documents import Document, DocumentProgress, DocumentStatus
-from chat_core.errors import ChatError, ConflictError, InternalError, InvalidInputError, NotFoundError
+from chat_core.errors import ConflictError, InvalidInputError, NotFoundError
 from chat_core.files import sanitize_filename
 from chat_core.identity import User
 from chat_core.ids import AssistantId, DocumentId, new_document_id, validate_id
 from chat_core.pagination import Page
 from chat_core.ports import AssistantRepository, BlobStore, DocumentRepository
+from chat_http.knowledge import KnowledgeBases
 from chat_rag.parsing import detect_kind
-
-if TYPE_CHECKING:
-    from app_api.documents.ingestion import IngestionRunner
 
 __all__ = [
     "STALE_AFTER",
     "DocumentDownload",
     "DocumentUpload",
+    "IngestionQueue",
     "complete_upload",
     "create_upload_url",
     "delete_document",
     "document_key",
     "download_document",
     "get_document",
-    "ingest_document",
     "list_documents",
     "parse_document_key",
     "retry_document",
 ]
 
-logger = logging.getLogger(__name__)
-
 STALE_AFTER = timedelta(minutes=10)
 """An in-progress ingestion untouched this long (its process stopped) may be retried."""
-_GENERIC_FAILURE = "Ingestion failed unexpectedly. Retry it, or upload the file again."
 _IN_PROGRESS = frozenset({DocumentStatus.CHUNKING, DocumentStatus.EMBEDDING})
+
+
+class IngestionQueue(Protocol):
+    """Where documents whose file is stored are queued for ingestion (`documents.ingestion`)."""
+
+    def start(self, document: Document) -> bool:
+        """Queue `document`; `False` when it is already queued or running in this process."""
+        ...
+
+    def is_running(self, assistant_id: str, document_id: str) -> bool:
+        """Whether this process is ingesting (or about to ingest) the document."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,48 +149,29 @@ async def create_upload_url(
     return DocumentUpload(document, url, expires_in)
 
 
-async def _start_if_uploaded(blobs: BlobStore, ingestion: IngestionRunner, document: Document) -> None:
-    """The lazy check: an `uploading` document whose file has arrived starts ingesting."""
-    if document.status is not DocumentStatus.UPLOADING or ingestion.is_running(
-        document.assistant_id, document.document_id
-    ):
-        return
-    if await blobs.head(document.storage_key) is not None:
-        ingestion.start(document)
-
-
 async def list_documents(
     assistants: AssistantRepository,
     documents: DocumentRepository,
-    blobs: BlobStore,
-    ingestion: IngestionRunner,
     user: User,
     assistant_id: str,
     *,
     limit: int,
     next_token: str | None,
 ) -> Page[Document]:
-    """Owner-only: the assistant's documents, newest first (arrived uploads start ingesting)."""
+    """Owner-only: the assistant's documents, newest first."""
     assistant = await assistants_service.load_for_owner(assistants, user, assistant_id)
-    page = await documents.list(assistant.assistant_id, limit=limit, cursor=next_token)
-    for document in page.items:
-        await _start_if_uploaded(blobs, ingestion, document)
-    return page
+    return await documents.list(assistant.assistant_id, limit=limit, cursor=next_token)
 
 
 async def get_document(
     assistants: AssistantRepository,
     documents: DocumentRepository,
-    blobs: BlobStore,
-    ingestion: IngestionRunner,
     user: User,
     assistant_id: str,
     document_id: str,
 ) -> Document:
     """Owner-only: one document with its ingestion status and progress."""
-    document = await _owned_document(assistants, documents, user, assistant_id, document_id)
-    await _start_if_uploaded(blobs, ingestion, document)
-    return document
+    return await _owned_document(assistants, documents, user, assistant_id, document_id)
 
 
 async def download_document(
@@ -227,42 +213,30 @@ async def delete_document(
     await documents.delete(document.assistant_id, document.document_id)
 
 
-async def _fail(documents: DocumentRepository, document: Document, message: str) -> Document | None:
-    return await documents.update_progress(
-        document.assistant_id,
-        document.document_id,
-        DocumentProgress(status=DocumentStatus.FAILED, error_message=message),
-    )
-
-
 async def complete_upload(
     assistants: AssistantRepository,
     documents: DocumentRepository,
     blobs: BlobStore,
-    ingestion: IngestionRunner,
+    ingestion: IngestionQueue,
     user: User,
     assistant_id: str,
     document_id: str,
 ) -> Document:
-    """Owner-only: confirm the file was uploaded and start ingesting it.
+    """Owner-only: confirm the file was uploaded and queue its ingestion (the reconciler would, too).
+
+    Idempotent: a document whose upload was already picked up is returned as it is.
 
     Raises:
         NotFoundError: the file has not arrived yet (nothing changes; confirm again after uploading).
-        ConflictError: the document is past the upload step.
+        ConflictError: the ingestion failed (`retry` restarts it).
     """
     document = await _owned_document(assistants, documents, user, assistant_id, document_id)
+    if document.status is DocumentStatus.FAILED:
+        raise ConflictError(f"Document {document_id!r} failed; retry it instead.")
     if document.status is not DocumentStatus.UPLOADING:
-        raise ConflictError(f"Document {document_id!r} is {document.status.value}, not uploading.")
-    info = await blobs.head(document.storage_key)
-    if info is None:
+        return document
+    if await blobs.head(document.storage_key) is None:
         raise NotFoundError(f"The file of document {document_id!r} has not been uploaded yet.")
-    if info.size_bytes > document.size_bytes:
-        failed = await _fail(
-            documents,
-            document,
-            f"The uploaded file is {info.size_bytes} bytes, more than the {document.size_bytes} declared.",
-        )
-        return failed or document
     ingestion.start(document)
     return document
 
@@ -270,7 +244,7 @@ async def complete_upload(
 async def retry_document(
     assistants: AssistantRepository,
     documents: DocumentRepository,
-    ingestion: IngestionRunner,
+    ingestion: IngestionQueue,
     user: User,
     assistant_id: str,
     document_id: str,
@@ -296,66 +270,3 @@ async def retry_document(
         raise NotFoundError(f"Document {document_id!r} was not found.")
     ingestion.start(queued)
     return queued
-
-
-async def ingest_document(
-    documents: DocumentRepository, blobs: BlobStore, knowledge: KnowledgeBases, document: Document
-) -> Document | None:
-    """Parse, chunk, embed and index one document, recording status and progress on it as it goes.
-
-    Returns:
-        The document as last recorded, or `None` when it was deleted meanwhile (its chunks are then
-        removed again).
-    """
-    assistant_id, document_id = document.assistant_id, document.document_id
-
-    async def progress(done: int, total: int) -> None:
-        await documents.update_progress(
-            assistant_id,
-            document_id,
-            DocumentProgress(status=DocumentStatus.EMBEDDING, chunk_count=total, chunks_done=done),
-        )
-
-    try:
-        await documents.update_progress(
-            assistant_id, document_id, DocumentProgress(status=DocumentStatus.CHUNKING, chunks_done=0)
-        )
-        data = await blobs.get(document.storage_key)
-        if data is None:
-            raise InvalidInputError("The file was never uploaded (or was removed). Upload it again.")
-        if len(data) > document.size_bytes:
-            raise InvalidInputError(
-                f"The uploaded file is {len(data)} bytes, more than the {document.size_bytes} declared."
-            )
-        knowledge_base = await knowledge.get()
-        result = await knowledge_base.ingest(
-            assistant_id,
-            document_id,
-            filename=document.filename,
-            content_type=document.content_type,
-            data=data,
-            on_progress=progress,
-        )
-    except ChatError as exc:
-        # JUSTIFICATION: recorded on the document (failed, readable message) to see and retry; no caller.
-        logger.warning("ingestion of %s failed: %s", document_id, exc.code.value, exc_info=exc)
-        return await _fail(
-            documents, document, _GENERIC_FAILURE if isinstance(exc, InternalError) else exc.message
-        )
-    except Exception as exc:
-        # JUSTIFICATION: as above; an unexpected error is logged with its traceback, shown generically.
-        logger.error("ingestion of %s failed unexpectedly", document_id, exc_info=exc)
-        return await _fail(documents, document, _GENERIC_FAILURE)
-    finished = await documents.update_progress(
-        assistant_id,
-        document_id,
-        DocumentProgress(
-            status=DocumentStatus.COMPLETE,
-            chunk_count=result.chunk_count,
-            chunks_done=result.chunk_count,
-            content_hash=result.content_hash,
-        ),
-    )
-    if finished is None:
-        await knowledge_base.delete_document(assistant_id, document_id)
-    return finished

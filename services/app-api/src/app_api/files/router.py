@@ -4,14 +4,22 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Response, status
 
-from app_api.dependencies import CurrentUser, SettingsDep, StorageDep, UploadPolicyDep
-from app_api.errors import ErrorBody, error_responses
+from app_api.dependencies import CurrentUser, SettingsDep, StateDep, StorageDep
 from app_api.files import service
 from app_api.files.schemas import FilePage, FileRead, PresignRead, PresignRequest, QuotaRead
+from chat_core.files import UploadPolicy
+from chat_http.errors import ErrorBody, error_responses
 
 __all__ = ["router"]
+
+
+async def _upload_policy(state: StateDep) -> UploadPolicy:
+    return state.upload_policy
+
+
+UploadPolicyDep = Annotated[UploadPolicy, Depends(_upload_policy)]
 
 router = APIRouter(prefix="/files", tags=["files"])
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Response, status
 
 from app_api.dependencies import AdminUser, CurrentUser, StorageDep
-from app_api.errors import error_responses
 from app_api.managed_models import service
 from app_api.managed_models.schemas import ManagedModelPage
 from chat_core.managed_models import ManagedModel, ManagedModelCreate, ManagedModelUpdate
+from chat_http.errors import error_responses
 
 __all__ = ["admin_router", "router"]
 

@@ -7,7 +7,6 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from app_api.dependencies import CurrentUser, StorageDep
-from app_api.errors import error_responses
 from app_api.sessions import service
 from app_api.sessions.schemas import (
     BulkDeleteItem,
@@ -19,6 +18,7 @@ from app_api.sessions.schemas import (
     SessionRead,
     SessionUpdateRequest,
 )
+from chat_http.errors import error_responses
 
 __all__ = ["router"]
 

@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import time
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from sse_starlette import EventSourceResponse
 
+from chat_http.errors import ErrorBody
 from inference_api.chat import service
 from inference_api.chat.schemas import InvocationRequest
-from inference_api.dependencies import ChatServicesDep, CurrentUser
-from inference_api.errors import ErrorBody
+from inference_api.dependencies import CurrentUser, StateDep
 
 __all__ = ["router"]
+
+
+async def _chat_services(state: StateDep) -> service.ChatServices:
+    return state.chat
+
+
+ChatServicesDep = Annotated[service.ChatServices, Depends(_chat_services)]
 
 router = APIRouter(tags=["chat"])
 

@@ -25,6 +25,7 @@ from chat_core.ids import AssistantId, SessionId, validate_id
 from chat_core.managed_models import ManagedModel, ModelProvider, can_use_model
 from chat_core.messages import ContentBlock, MessageDraft
 from chat_core.sessions import SessionMetadata, SessionStatus, SessionUpdate
+from chat_http.knowledge import KnowledgeBases
 from chat_rag import SearchHit, augment_prompt, citations
 from chat_storage import Storage
 from inference_api.chat.attachments import (
@@ -37,7 +38,6 @@ from inference_api.chat.history import load_history, to_strands_messages
 from inference_api.chat.schemas import InvocationRequest
 from inference_api.chat.turns import PreparedTurn, TurnRunner
 from inference_api.config import Settings
-from inference_api.knowledge import KnowledgeBases
 from inference_api.models.base import Grounding, ModelFactory, ModelRequest, Passage
 from inference_api.tools.registry import ToolRegistry
 

@@ -16,7 +16,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Final, cast
+from typing import Any, cast
 
 from strands import Agent, ModelRetryStrategy
 from strands.agent.conversation_manager import SlidingWindowConversationManager
@@ -25,7 +25,7 @@ from strands.types.content import ContentBlock as ContentBlockInput
 from strands.types.content import Messages
 
 from chat_core.costs import CostRecord, TokenUsage, compute_cost
-from chat_core.errors import ChatError, InternalError, UnavailableError
+from chat_core.errors import ChatError, ErrorCode, InternalError, UnavailableError
 from chat_core.identity import User
 from chat_core.ids import SessionId
 from chat_core.managed_models import ManagedModel
@@ -39,16 +39,16 @@ from chat_core.messages import (
     MessageStatus,
     ModelInfo,
 )
+from chat_http.errors import stream_error_event
 from chat_storage import Storage
 from inference_api.chat.streaming import SseEvent, StreamTranslator, encode_event
-from inference_api.errors import stream_error_event
 from inference_api.models.errors import as_chat_error
 
 __all__ = ["PreparedTurn", "TurnPolicy", "TurnRunner"]
 
 logger = logging.getLogger(__name__)
 
-_END: Final = object()
+_SERVER_SIDE = frozenset({ErrorCode.INTERNAL_ERROR, ErrorCode.SERVICE_UNAVAILABLE, ErrorCode.STREAM_ERROR})
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,9 +87,27 @@ class PreparedTurn:
 
 
 @dataclass(frozen=True, slots=True)
+class _Event:
+    """A protocol event to send."""
+
+    name: str
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
 class _Failure:
+    """The turn failed: close what is open, then `stream_error` and `done`."""
+
     error: ChatError
     closing: list[SseEvent]
+
+
+@dataclass(frozen=True, slots=True)
+class _Ended:
+    """The task ended; after `done` or a failure this is never read."""
+
+
+_Item = _Event | _Failure | _Ended
 
 
 def _wire_usage(usage: TokenUsage) -> dict[str, int]:
@@ -117,10 +135,10 @@ class _TurnExecution:
         self._storage = storage
         self._policy = policy
         self._translator = StreamTranslator()
-        self.queue: asyncio.Queue[Any] = asyncio.Queue()
+        self.queue: asyncio.Queue[_Item] = asyncio.Queue()
 
     def _emit(self, name: str, data: dict[str, Any]) -> None:
-        self.queue.put_nowait((name, data))
+        self.queue.put_nowait(_Event(name, data))
 
     async def run(self) -> None:
         try:
@@ -135,7 +153,7 @@ class _TurnExecution:
                 raise
             raise error from exc
         finally:
-            self.queue.put_nowait(_END)
+            self.queue.put_nowait(_Ended())
 
     async def _answer(self) -> None:
         turn = self._turn
@@ -233,7 +251,7 @@ class _TurnExecution:
         )
         return message_id, cost.total_cost
 
-    async def frames(self, first: Any) -> AsyncIterator[bytes]:
+    async def frames(self, first: _Item) -> AsyncIterator[bytes]:
         """SSE frames from the queue until `done` (a failure ends with `stream_error`, then `done`).
 
         The first event goes out at once. An event that follows a write within `flush_seconds` waits
@@ -246,20 +264,19 @@ class _TurnExecution:
         while True:
             chunk = bytearray()
             while True:
-                if item is _END:
-                    chunk += self._failure_frames(
-                        _Failure(InternalError("The answer ended unexpectedly."), [])
-                    )
-                    yield bytes(chunk)
-                    return
-                if isinstance(item, _Failure):
-                    chunk += self._failure_frames(item)
-                    yield bytes(chunk)
-                    return
-                chunk += encode_event(*item)
-                if item[0] == "done":
-                    yield bytes(chunk)
-                    return
+                match item:
+                    case _Ended():
+                        failure = _Failure(InternalError("The answer ended unexpectedly."), [])
+                        yield bytes(chunk + self._failure_frames(failure))
+                        return
+                    case _Failure():
+                        yield bytes(chunk + self._failure_frames(item))
+                        return
+                    case _Event(name, data):
+                        chunk += encode_event(name, data)
+                        if name == "done":
+                            yield bytes(chunk)
+                            return
                 if self.queue.empty():
                     break
                 item = self.queue.get_nowait()
@@ -267,7 +284,7 @@ class _TurnExecution:
             written = loop.time()
             item = await self.queue.get()
             linger = self._policy.flush_seconds - (loop.time() - written)
-            if linger > 0 and isinstance(item, tuple) and item[0] != "done":
+            if linger > 0 and isinstance(item, _Event) and item.name != "done":
                 await asyncio.sleep(linger)
 
     def _failure_frames(self, failure: _Failure) -> bytes:
@@ -303,10 +320,11 @@ class TurnRunner:
         self._tasks.add(task)
         task.add_done_callback(self._finished)
         first = await execution.queue.get()
-        if isinstance(first, _Failure):
-            raise first.error
-        if first is _END:
-            raise InternalError("The answer ended unexpectedly.")
+        match first:
+            case _Failure():
+                raise first.error
+            case _Ended():
+                raise InternalError("The answer ended unexpectedly.")
         return execution.frames(first)
 
     def _finished(self, task: asyncio.Task[None]) -> None:
@@ -316,11 +334,7 @@ class TurnRunner:
             return
         failure = task.exception()
         if failure is not None:
-            server_side = not isinstance(failure, ChatError) or failure.code.value in {
-                "internal_error",
-                "service_unavailable",
-                "stream_error",
-            }
+            server_side = not isinstance(failure, ChatError) or failure.code in _SERVER_SIDE
             logger.log(
                 logging.ERROR if server_side else logging.WARNING,
                 "turn failed: %s",

@@ -3,7 +3,8 @@ import logging
 
 import pytest
 
-from chat_core.logs import configure_logging, request_id_var
+from chat_core.logs import request_id_var
+from chat_http.logs import configure_logging
 
 
 def test_json_lines_carry_the_request_id_and_extras(capsys: pytest.CaptureFixture[str]) -> None:

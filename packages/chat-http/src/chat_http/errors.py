@@ -1,7 +1,8 @@
 """The one place where errors become HTTP responses with the documented error body.
 
 `{"error": {"code", "message", "detail", "field", "requestId"}}`; unexpected exceptions become a
-generic `internal_error` with nothing of their text, stack or SQL.
+generic `internal_error` with nothing of their text, stack or SQL. A failure after a stream started
+becomes the `stream_error` event, with the same code and message.
 """
 
 from __future__ import annotations
@@ -20,11 +21,14 @@ from chat_core.errors import ChatError, ErrorCode, RateLimitError, UnavailableEr
 from chat_core.logs import request_id_var
 
 __all__ = [
+    "STATUS_BY_CODE",
     "ErrorBody",
+    "ErrorDetail",
     "add_exception_handlers",
     "error_response",
     "error_responses",
     "internal_error_response",
+    "stream_error_event",
 ]
 
 logger = logging.getLogger(__name__)
@@ -75,11 +79,16 @@ class ErrorBody(BaseModel):
 
 _DESCRIPTIONS: Final[dict[int, str]] = {
     400: "The request cannot be carried out as asked",
+    401: "Missing or invalid bearer token",
     403: "The caller may not do this",
     404: "Not found (or not visible to the caller)",
     409: "Conflicts with the current state",
     413: "The body is larger than allowed",
+    422: "Invalid request",
     429: "A limit or quota would be exceeded",
+    500: "Unexpected error",
+    502: "The model provider failed",
+    503: "A dependency is unavailable",
 }
 
 
@@ -117,14 +126,36 @@ def internal_error_response() -> JSONResponse:
     )
 
 
+def _retry_after(exc: ChatError) -> int | None:
+    if isinstance(exc, UnavailableError | RateLimitError):
+        return exc.retry_after
+    return None
+
+
+def stream_error_event(exc: ChatError, *, session_id: str) -> dict[str, Any]:
+    """The `stream_error` event for a failure after the stream started (its status is already sent).
+
+    The same code and safe message the error body would carry, plus whether retrying may help.
+    """
+    event: dict[str, Any] = {
+        "type": "stream_error",
+        "code": exc.code.value,
+        "message": exc.message,
+        "recoverable": exc.recoverable,
+        "metadata": {"session_id": session_id, "requestId": request_id_var.get()},
+    }
+    if (retry_after := _retry_after(exc)) is not None:
+        event["retry_after"] = retry_after
+    return event
+
+
 async def _handle_chat_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ChatError)
     status_code = STATUS_BY_CODE[exc.code]
     if status_code >= 500:
         logger.error("request failed: %s", exc.code.value, exc_info=exc)
-    headers = None
-    if isinstance(exc, UnavailableError | RateLimitError) and exc.retry_after is not None:
-        headers = {"Retry-After": str(exc.retry_after)}
+    retry_after = _retry_after(exc)
+    headers = None if retry_after is None else {"Retry-After": str(retry_after)}
     return error_response(
         status_code, exc.code, exc.message, detail=exc.detail, field=exc.field, headers=headers
     )
@@ -169,7 +200,7 @@ async def _handle_http_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 def add_exception_handlers(app: FastAPI) -> None:
-    """Register the handlers; unexpected exceptions are handled by the request-id middleware."""
+    """Register the handlers; unexpected exceptions are handled by the request-context middleware."""
     app.add_exception_handler(ChatError, _handle_chat_error)
     app.add_exception_handler(RequestValidationError, _handle_validation_error)
     app.add_exception_handler(StarletteHTTPException, _handle_http_error)

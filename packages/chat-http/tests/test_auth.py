@@ -9,8 +9,8 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from chat_core.auth import DEV_ISSUER, DevTokenVerifier, OidcTokenVerifier, mint_dev_token
 from chat_core.errors import AuthenticationError, InternalError
+from chat_http.auth import DEV_ISSUER, DevTokenVerifier, OidcTokenVerifier, mint_dev_token
 
 SECRET = "s" * 48
 ISSUER = "https://login.example.com/tenant/v2.0"

@@ -11,19 +11,22 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from chat_core.logs import request_id_var
-from inference_api.errors import internal_error_response
+from chat_http.errors import internal_error_response
 
 __all__ = ["RequestContextMiddleware"]
 
-access_logger = logging.getLogger("inference_api.access")
 _CLIENT_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 
 class RequestContextMiddleware:
-    """Pure ASGI (safe with streaming responses)."""
+    """Pure ASGI (safe with streaming responses).
 
-    def __init__(self, app: ASGIApp) -> None:
+    A client's `X-Request-ID` is kept when it is a plain token, so a trace can span both services.
+    """
+
+    def __init__(self, app: ASGIApp, *, service: str) -> None:
         self.app = app
+        self._access = logging.getLogger(f"{service.replace('-', '_')}.access")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve one request with its id set for logs and headers."""
@@ -49,11 +52,11 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send_with_id)
         except Exception:
             # JUSTIFICATION: the service boundary: logged with its traceback, answered as a generic 500.
-            access_logger.exception("unhandled error")
+            self._access.exception("unhandled error")
             if not response_started:
                 await internal_error_response()(scope, receive, send_with_id)
         finally:
-            access_logger.info(
+            self._access.info(
                 "%s %s %s",
                 scope["method"],
                 scope["path"],

@@ -1,8 +1,8 @@
-"""The assistants' knowledge bases, opened on first use.
+"""The assistants' knowledge base, opened on first use and closed at shutdown.
 
 Opening loads the embedder (the local model takes about a second) and may need an extra that a
 deployment did not install: doing it lazily keeps start-up fast, and a missing extra fails only the
-turns that need knowledge, with an error that names what to install.
+requests that need knowledge, with an error that names what to install (`MissingExtraError`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ __all__ = ["KnowledgeBases"]
 
 
 class KnowledgeBases:
-    """One `KnowledgeBase` handle for the process, opened by the first turn that needs it."""
+    """One `KnowledgeBase` handle per process, shared by requests and background tasks."""
 
     def __init__(self, config: RagConfig) -> None:
         self._config = config
@@ -25,7 +25,7 @@ class KnowledgeBases:
         self._lock = asyncio.Lock()
 
     async def get(self) -> KnowledgeBase:
-        """The open knowledge base.
+        """The open knowledge base (opened now if this is the first use).
 
         Raises:
             MissingExtraError: the configured embedder or index needs an extra that is not installed.
@@ -38,5 +38,6 @@ class KnowledgeBases:
         return self._opened
 
     async def aclose(self) -> None:
-        """Close the handle (at shutdown)."""
+        """Close the embedder and index clients, if they were opened (at shutdown)."""
         await self._stack.aclose()
+        self._opened = None

@@ -1,0 +1,68 @@
+"""Request dependencies both services share: the verified caller, administrators, storage, knowledge."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
+
+from chat_core.errors import AuthenticationError, PermissionDeniedError
+from chat_core.identity import User
+from chat_http.auth import DevTokenVerifier
+from chat_http.knowledge import KnowledgeBases
+from chat_http.state import service_state
+from chat_storage import Storage
+
+__all__ = ["AdminUser", "CurrentUser", "KnowledgeDep", "StorageDep", "admin_user", "current_user"]
+
+_bearer = HTTPBearer(
+    auto_error=False, description="A token from the identity provider (or `app-api dev-token`)."
+)
+
+
+async def _storage(request: Request) -> Storage:
+    return service_state(request).storage
+
+
+async def _knowledge(request: Request) -> KnowledgeBases:
+    return service_state(request).knowledge
+
+
+async def current_user(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> User:
+    """Verify the bearer token; record the caller's profile the first time this process sees them.
+
+    Raises:
+        AuthenticationError: no bearer token, or one that does not verify (401).
+    """
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise AuthenticationError("A bearer token is required.")
+    state = service_state(request)
+    if isinstance(state.verifier, DevTokenVerifier):
+        user = state.verifier.verify(credentials.credentials)
+    else:  # OIDC may fetch signing keys over the network: keep the event loop free.
+        user = await run_in_threadpool(state.verifier.verify, credentials.credentials)
+    if user.user_id not in state.known_users:
+        await state.storage.users.remember(user)
+        state.known_users.add(user.user_id)
+    return user
+
+
+async def admin_user(request: Request, user: Annotated[User, Depends(current_user)]) -> User:
+    """The caller, if one of their roles is an administrator role (`CHAT_ADMIN_ROLES`).
+
+    Raises:
+        PermissionDeniedError: the caller is not an administrator (403).
+    """
+    if not user.has_any_role(service_state(request).settings.admin_roles):
+        raise PermissionDeniedError("This needs an administrator role.")
+    return user
+
+
+StorageDep = Annotated[Storage, Depends(_storage)]
+KnowledgeDep = Annotated[KnowledgeBases, Depends(_knowledge)]
+CurrentUser = Annotated[User, Depends(current_user)]
+AdminUser = Annotated[User, Depends(admin_user)]

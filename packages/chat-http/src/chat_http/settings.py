@@ -1,0 +1,197 @@
+"""The `CHAT_*` settings both services read, and the library configurations built from them.
+
+Each service subclasses `EdgeSettings` with its own fields. What is here means the same in both, so a
+deployment sets a variable once: the storage both open, the identity both verify, and the knowledge
+base app-api ingests into and inference-api searches (one `rag_config()`, hence one embedder).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, ClassVar, Literal, Self
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from chat_core.files import DEFAULT_ALLOWED_TYPES, UploadPolicy
+from chat_rag.config import (
+    BedrockEmbedderConfig,
+    EmbedderConfig,
+    IndexConfig,
+    LocalEmbedderConfig,
+    OpenAIEmbedderConfig,
+    PgvectorIndexConfig,
+    RagConfig,
+    SqliteIndexConfig,
+)
+from chat_storage.config import AwsStorageConfig, LocalStorageConfig
+
+__all__ = ["EdgeSettings", "Environment"]
+
+
+class Environment(StrEnum):
+    """Where the service runs; production refuses the development conveniences."""
+
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+def _split_csv(value: object) -> object:
+    return [item.strip() for item in value.split(",") if item.strip()] if isinstance(value, str) else value
+
+
+class EdgeSettings(BaseSettings):
+    """The settings both services share. Defaults are the embedded development setup."""
+
+    model_config = SettingsConfigDict(env_prefix="CHAT_", env_file=".env", extra="ignore")
+
+    CSV_FIELDS: ClassVar[frozenset[str]] = frozenset({"admin_roles", "cors_origins", "file_allowed_types"})
+    """Fields read from one comma-separated variable; subclasses add theirs."""
+
+    env: Environment = Environment.DEVELOPMENT
+    data_dir: Path = Path(".chat-data")
+    storage: Literal["sqlite", "aws"] = "sqlite"
+    aws_endpoint_url: str | None = None
+    aws_region: str = "us-east-1"
+    aws_connect_timeout: float = Field(default=2.0, gt=0)
+    """Seconds to open a connection to DynamoDB or S3."""
+    aws_read_timeout: float = Field(default=5.0, gt=0)
+    """Seconds to wait for a DynamoDB or S3 response."""
+    aws_max_attempts: int = Field(default=3, ge=1, le=10)
+    """Attempts per DynamoDB or S3 call (first try included), so an outage answers 503 within seconds."""
+    resource_prefix: str = "chat"
+    auth_mode: Literal["dev", "oidc"] | None = None
+    """`dev` (HS256) or `oidc`; unset means `dev` in development and `oidc` in production."""
+    dev_jwt_secret: SecretStr | None = None
+    oidc_issuer: str | None = None
+    oidc_audience: str | None = None
+    oidc_jwks_url: str | None = None
+    oidc_roles_claim: str = "roles"
+    admin_roles: Annotated[frozenset[str], NoDecode] = frozenset({"admin"})
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: [
+            "http://localhost:4200",
+            "http://127.0.0.1:4200",
+            "http://localhost:8000",
+            "http://127.0.0.1:8000",
+        ]
+    )
+    public_url: str = "http://127.0.0.1:8000"
+    """How browsers reach app-api (signed blob URLs of the sqlite backend are served there)."""
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    # Attachments: app-api enforces them at upload, inference-api again when a turn uses them.
+    file_max_bytes: int = Field(default=4 * 1024 * 1024, ge=1)
+    """Largest chat attachment (the original's 4 MB)."""
+    file_user_quota_bytes: int = Field(default=1024 * 1024 * 1024, ge=1)
+    """Bytes of attachments one user may hold, pending uploads included (the original's 1 GB)."""
+    file_max_per_message: int = Field(default=5, ge=1, le=20)
+    """Attachments per message, inline (`files`) and uploaded (`file_upload_ids`) together."""
+    file_allowed_types: Annotated[frozenset[str], NoDecode] = DEFAULT_ALLOWED_TYPES
+    """MIME types accepted for chat attachments (comma-separated)."""
+
+    # Assistant knowledge (chat-rag): app-api ingests into the index inference-api searches.
+    rag_embedder: Literal["local", "bedrock", "openai"] = "local"
+    rag_index: Literal["sqlite", "pgvector"] = "sqlite"
+    rag_pgvector_dsn: SecretStr | None = None
+    rag_bedrock_model_id: str = "amazon.titan-embed-text-v2:0"
+    rag_bedrock_endpoint_url: str | None = None
+    rag_openai_base_url: str | None = None
+    rag_openai_model: str | None = None
+    rag_openai_api_key: SecretStr | None = None
+    rag_top_k: int = Field(default=5, ge=1, le=20)
+    """Passages a knowledge-base search returns."""
+    document_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
+    """Largest knowledge-base document."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _parse_lists(cls, values: dict[str, object]) -> dict[str, object]:
+        for key in cls.CSV_FIELDS:
+            if key in values:
+                values[key] = _split_csv(values[key])
+        return values
+
+    @property
+    def effective_auth_mode(self) -> Literal["dev", "oidc"]:
+        """The auth mode after applying the environment's default."""
+        if self.auth_mode is not None:
+            return self.auth_mode
+        return "dev" if self.env is Environment.DEVELOPMENT else "oidc"
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_values(self) -> Self:
+        if self.env is Environment.PRODUCTION:
+            if self.effective_auth_mode == "dev":
+                raise ValueError("CHAT_AUTH_MODE=dev is refused when CHAT_ENV=production.")
+            if not (self.oidc_issuer and self.oidc_audience and self.oidc_jwks_url):
+                raise ValueError(
+                    "CHAT_OIDC_ISSUER, CHAT_OIDC_AUDIENCE and CHAT_OIDC_JWKS_URL are required in production."
+                )
+            if any(origin == "*" for origin in self.cors_origins):
+                raise ValueError("CHAT_CORS_ORIGINS must list origins in production, not '*'.")
+        if self.rag_index == "pgvector" and self.rag_pgvector_dsn is None:
+            raise ValueError("CHAT_RAG_PGVECTOR_DSN is required when CHAT_RAG_INDEX=pgvector.")
+        if self.rag_embedder == "openai" and not (self.rag_openai_base_url and self.rag_openai_model):
+            raise ValueError(
+                "CHAT_RAG_OPENAI_BASE_URL and CHAT_RAG_OPENAI_MODEL are required when CHAT_RAG_EMBEDDER=openai."
+            )
+        return self
+
+    def upload_policy(self) -> UploadPolicy:
+        """The chat-attachment limits as the domain rules take them."""
+        return UploadPolicy(
+            max_file_bytes=self.file_max_bytes,
+            user_quota_bytes=self.file_user_quota_bytes,
+            max_files_per_message=self.file_max_per_message,
+            allowed_types=frozenset(kind.lower() for kind in self.file_allowed_types),
+        )
+
+    def rag_config(self) -> RagConfig:
+        """The typed knowledge-base configuration the chat-rag library takes."""
+        embedder: EmbedderConfig
+        match self.rag_embedder:
+            case "bedrock":
+                embedder = BedrockEmbedderConfig(
+                    model_id=self.rag_bedrock_model_id,
+                    region=self.aws_region,
+                    endpoint_url=self.rag_bedrock_endpoint_url,
+                )
+            case "openai":
+                assert self.rag_openai_base_url, "checked by _refuse_unsafe_values"
+                assert self.rag_openai_model, "checked by _refuse_unsafe_values"
+                embedder = OpenAIEmbedderConfig(
+                    base_url=self.rag_openai_base_url,
+                    model=self.rag_openai_model,
+                    api_key=self.rag_openai_api_key,
+                )
+            case _:
+                embedder = LocalEmbedderConfig()
+        index: IndexConfig
+        if self.rag_index == "pgvector":
+            assert self.rag_pgvector_dsn is not None, "checked by _refuse_unsafe_values"
+            index = PgvectorIndexConfig(dsn=self.rag_pgvector_dsn)
+        else:
+            index = SqliteIndexConfig(data_dir=self.data_dir)
+        return RagConfig(
+            embedder=embedder, index=index, top_k=self.rag_top_k, max_file_bytes=self.document_max_bytes
+        )
+
+    def storage_config(self, blob_secret: str) -> LocalStorageConfig | AwsStorageConfig:
+        """The typed storage configuration the chat-storage library takes."""
+        if self.storage == "aws":
+            return AwsStorageConfig(
+                region=self.aws_region,
+                endpoint_url=self.aws_endpoint_url,
+                resource_prefix=self.resource_prefix,
+                connect_timeout=self.aws_connect_timeout,
+                read_timeout=self.aws_read_timeout,
+                max_attempts=self.aws_max_attempts,
+            )
+        return LocalStorageConfig(
+            data_dir=self.data_dir,
+            blob_base_url=f"{self.public_url.rstrip('/')}/blobs",
+            blob_signing_secret=SecretStr(blob_secret),
+        )

@@ -1,0 +1,97 @@
+"""The application state a service's lifespan builds, as the shared edge sees it.
+
+Each service subclasses `ServiceState` with what its routes need and yields it from its lifespan with
+`lifespan_state`; requests reach it through one accessor (`state_accessor(AppState)`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from starlette.requests import Request
+
+from chat_http.auth import TokenVerifier, build_token_verifier
+from chat_http.knowledge import KnowledgeBases
+from chat_http.secrets import blob_signing_secret
+from chat_http.settings import EdgeSettings
+from chat_storage import Storage, open_storage
+
+__all__ = [
+    "EdgeResources",
+    "ServiceState",
+    "lifespan_state",
+    "open_edge_resources",
+    "open_service_storage",
+    "service_state",
+    "state_accessor",
+]
+
+_KEY = "service"
+S = TypeVar("S", bound="ServiceState")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServiceState:
+    """What every request of either service can reach: settings, storage and the token verifier."""
+
+    settings: EdgeSettings
+    storage: Storage
+    verifier: TokenVerifier
+    knowledge: KnowledgeBases
+    known_users: set[str] = field(default_factory=set)
+    """Callers whose profile this process has already recorded (recorded once, not per request)."""
+
+
+def lifespan_state(state: ServiceState) -> dict[str, ServiceState]:
+    """What a lifespan yields so that `service_state` finds `state` on every request."""
+    return {_KEY: state}
+
+
+def service_state(request: Request) -> ServiceState:
+    """The state the lifespan built, as the edge sees it."""
+    state = getattr(request.state, _KEY)
+    assert isinstance(state, ServiceState), "the lifespan yields lifespan_state(...)"
+    return state
+
+
+def state_accessor(cls: type[S]) -> Callable[[Request], S]:
+    """The accessor of a service's own state class (a FastAPI dependency)."""
+
+    def get_state(request: Request) -> S:
+        state = service_state(request)
+        assert isinstance(state, cls)
+        return state
+
+    get_state.__doc__ = f"The {cls.__name__} the lifespan opened for this process."
+    return get_state
+
+
+@dataclass(frozen=True, slots=True)
+class EdgeResources:
+    """What every service opens first: storage, the token verifier, the knowledge base."""
+
+    storage: Storage
+    verifier: TokenVerifier
+    knowledge: KnowledgeBases
+
+
+@asynccontextmanager
+async def open_service_storage(settings: EdgeSettings) -> AsyncIterator[Storage]:
+    """Storage as the settings configure it, with the data directory's blob-signing secret."""
+    async with open_storage(settings.storage_config(blob_signing_secret(settings))) as storage:
+        yield storage
+
+
+async def open_edge_resources(settings: EdgeSettings, stack: AsyncExitStack) -> EdgeResources:
+    """Open storage and the verifier, and prepare the knowledge base (opened on first use).
+
+    Everything is closed with `stack`, the knowledge base before storage.
+    """
+    verifier = build_token_verifier(settings)
+    storage = await stack.enter_async_context(open_service_storage(settings))
+    knowledge = KnowledgeBases(settings.rag_config())
+    stack.push_async_callback(knowledge.aclose)
+    return EdgeResources(storage=storage, verifier=verifier, knowledge=knowledge)

@@ -1,0 +1,238 @@
+"""The edge both services install, tested once on a small app over real HTTP semantics (ASGI):
+every error code's status and body, validation and routing errors, the last-resort 500, the request
+id and access log, and the caller dependencies."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+from fastapi import FastAPI
+from pydantic import BaseModel, SecretStr
+
+from chat_core.errors import ChatError, ErrorCode, RateLimitError, UnavailableError
+from chat_http.app import create_service_app
+from chat_http.auth import mint_dev_token
+from chat_http.dependencies import AdminUser, CurrentUser
+from chat_http.errors import STATUS_BY_CODE, stream_error_event
+from chat_http.settings import EdgeSettings
+from chat_http.state import ServiceState, lifespan_state, open_edge_resources
+
+SECRET = "x" * 40
+
+
+def every_error_class() -> dict[ErrorCode, type[ChatError]]:
+    found: dict[ErrorCode, type[ChatError]] = {}
+    stack: list[type[ChatError]] = [ChatError]
+    while stack:
+        cls = stack.pop()
+        found.setdefault(cls.code, cls)
+        stack.extend(cls.__subclasses__())
+    return found
+
+
+class Body(BaseModel):
+    name: str
+    count: int
+
+
+def make_app(tmp_path: Path) -> FastAPI:
+    settings = EdgeSettings(_env_file=None, data_dir=tmp_path, dev_jwt_secret=SecretStr(SECRET))  # type: ignore[call-arg]
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, ServiceState]]:
+        async with AsyncExitStack() as stack:
+            edge = await open_edge_resources(settings, stack)
+            yield lifespan_state(
+                ServiceState(
+                    settings=settings, storage=edge.storage, verifier=edge.verifier, knowledge=edge.knowledge
+                )
+            )
+
+    app = create_service_app(settings, service="edge-test", title="t", version="1", lifespan=lifespan)
+
+    @app.get("/raise/{code}")
+    async def raise_code(code: ErrorCode) -> None:
+        error_class = every_error_class()[code]
+        error = (
+            error_class("Safe message.")
+            if error_class is not RateLimitError
+            else RateLimitError("Slow down.", retry_after=7)
+        )
+        error.field = "thing"
+        raise error
+
+    @app.get("/boom")
+    async def boom() -> None:
+        raise RuntimeError("SELECT secret FROM table")
+
+    @app.post("/items")
+    async def create_item(body: Body) -> Body:
+        return body
+
+    @app.get("/me")
+    async def me(user: CurrentUser) -> dict[str, Any]:
+        return {"userId": user.user_id, "roles": user.roles}
+
+    @app.get("/admin")
+    async def admin(user: AdminUser) -> dict[str, str]:
+        return {"userId": user.user_id}
+
+    return app
+
+
+@pytest_asyncio.fixture
+async def client(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
+    app = make_app(tmp_path)
+    async with app.router.lifespan_context(app) as state:
+        transport = httpx.ASGITransport(app=_with_state(app, state))
+        async with httpx.AsyncClient(transport=transport, base_url="http://edge") as http:
+            yield http
+
+
+def _with_state(app: FastAPI, state: dict[str, Any]) -> Any:
+    async def asgi(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            scope = {**scope, "state": dict(state)}
+        await app(scope, receive, send)
+
+    return asgi
+
+
+def token(user_id: str = "alice", roles: list[str] | None = None) -> dict[str, str]:
+    minted = mint_dev_token(SECRET, user_id=user_id, email=f"{user_id}@example.com", roles=roles or [])
+    return {"Authorization": f"Bearer {minted}"}
+
+
+class TestErrorBody:
+    @pytest.mark.parametrize("code", list(ErrorCode))
+    @pytest.mark.asyncio
+    async def test_every_code_has_its_status_and_the_documented_body(
+        self, client: httpx.AsyncClient, code: ErrorCode
+    ) -> None:
+        response = await client.get(f"/raise/{code.value}", headers={"X-Request-ID": "req-42"})
+        assert response.status_code == STATUS_BY_CODE[code]
+        error = response.json()["error"]
+        assert error == {
+            "code": code.value,
+            "message": error["message"],
+            "detail": None,
+            "field": "thing",
+            "requestId": "req-42",
+        }
+        assert error["message"] in {"Safe message.", "Slow down."}
+        assert response.headers["X-Request-ID"] == "req-42"
+
+    def test_the_status_map_covers_every_code_with_the_documented_statuses(self) -> None:
+        assert {code.value: status for code, status in STATUS_BY_CODE.items()} == {
+            "bad_request": 400, "unauthorized": 401, "forbidden": 403, "not_found": 404, "conflict": 409,
+            "validation_error": 422, "rate_limit_exceeded": 429, "quota_exceeded": 429, "internal_error": 500,
+            "service_unavailable": 503, "timeout": 504, "model_error": 502, "stream_error": 500,
+        }  # fmt: skip
+
+    @pytest.mark.asyncio
+    async def test_retry_after_is_a_header(self, client: httpx.AsyncClient) -> None:
+        response = await client.get("/raise/rate_limit_exceeded")
+        assert response.headers["Retry-After"] == "7"
+
+    @pytest.mark.asyncio
+    async def test_validation_names_every_field(self, client: httpx.AsyncClient) -> None:
+        response = await client.post("/items", json={"name": None, "count": "many"})
+        assert response.status_code == 422
+        error = response.json()["error"]
+        assert error["code"] == "validation_error"
+        assert error["field"] == "name"
+        assert [problem["field"] for problem in error["detail"]] == ["name", "count"]
+
+    @pytest.mark.asyncio
+    async def test_unknown_route_and_wrong_method(self, client: httpx.AsyncClient) -> None:
+        missing = await client.get("/nowhere")
+        assert (missing.status_code, missing.json()["error"]["code"]) == (404, "not_found")
+        wrong = await client.delete("/items")
+        assert (wrong.status_code, wrong.json()["error"]["code"]) == (405, "bad_request")
+        assert wrong.headers["Allow"] == "POST"
+
+    @pytest.mark.asyncio
+    async def test_an_unexpected_exception_is_a_generic_500(
+        self, client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        with caplog.at_level(logging.INFO, logger="edge_test.access"):
+            response = await client.get("/boom")
+        assert response.status_code == 500
+        error = response.json()["error"]
+        assert error["code"] == "internal_error"
+        assert "SELECT" not in response.text
+        assert "RuntimeError" not in response.text
+        assert response.headers["X-Request-ID"] == error["requestId"]
+        assert any(record.exc_info for record in caplog.records)  # the traceback stays in the logs
+
+
+class TestRequestContext:
+    @pytest.mark.asyncio
+    async def test_a_plain_client_id_is_kept_and_anything_else_replaced(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        kept = await client.get("/nowhere", headers={"X-Request-ID": "abc.DEF-1:2"})
+        assert kept.headers["X-Request-ID"] == "abc.DEF-1:2"
+        replaced = await client.get("/nowhere", headers={"X-Request-ID": "bad id\twith spaces"})
+        assert len(replaced.headers["X-Request-ID"]) == 32
+
+    @pytest.mark.asyncio
+    async def test_each_request_writes_one_timed_access_line(
+        self, client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        with caplog.at_level(logging.INFO, logger="edge_test.access"):
+            await client.get("/nowhere", headers={"X-Request-ID": "r-1"})
+        lines = [record for record in caplog.records if record.name == "edge_test.access"]
+        assert len(lines) == 1
+        assert (lines[0].method, lines[0].path, lines[0].status) == ("GET", "/nowhere", 404)  # type: ignore[attr-defined]
+        assert lines[0].durationMs >= 0  # type: ignore[attr-defined]
+
+
+class TestCaller:
+    @pytest.mark.asyncio
+    async def test_no_token_a_bad_token_and_a_good_one(self, client: httpx.AsyncClient) -> None:
+        missing = await client.get("/me")
+        assert (missing.status_code, missing.json()["error"]["code"]) == (401, "unauthorized")
+        basic = await client.get("/me", headers={"Authorization": "Basic abc"})
+        assert basic.status_code == 401
+        forged = mint_dev_token("y" * 40, user_id="alice", email="alice@example.com")
+        refused = await client.get("/me", headers={"Authorization": f"Bearer {forged}"})
+        assert (refused.status_code, refused.json()["error"]["message"]) == (
+            401,
+            "The token could not be verified.",
+        )
+        good = await client.get("/me", headers=token(roles=["staff"]))
+        assert good.json() == {"userId": "alice", "roles": ["staff"]}
+
+    @pytest.mark.asyncio
+    async def test_the_profile_is_recorded_on_first_sight(self, client: httpx.AsyncClient) -> None:
+        await client.get("/me", headers=token("carol"))
+        found = await client.get("/me", headers=token("carol"))
+        assert found.status_code == 200
+
+    @pytest.mark.asyncio
+    async def test_administrators_only(self, client: httpx.AsyncClient) -> None:
+        refused = await client.get("/admin", headers=token("bob"))
+        assert (refused.status_code, refused.json()["error"]["code"]) == (403, "forbidden")
+        allowed = await client.get("/admin", headers=token("ada", roles=["admin"]))
+        assert allowed.json() == {"userId": "ada"}
+
+
+class TestStreamError:
+    def test_the_event_carries_the_code_message_and_retry_hint(self) -> None:
+        event = stream_error_event(UnavailableError("Storage is down.", retry_after=3), session_id="s-1")
+        assert event == {
+            "type": "stream_error",
+            "code": "service_unavailable",
+            "message": "Storage is down.",
+            "recoverable": True,
+            "metadata": {"session_id": "s-1", "requestId": None},
+            "retry_after": 3,
+        }
