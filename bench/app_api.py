@@ -29,10 +29,10 @@ from pathlib import Path
 import httpx
 from pydantic import SecretStr
 
-from chat_http.auth import mint_dev_token
 from chat_core.ids import SessionId, UserId
 from chat_core.managed_models import ManagedModel, ModelProvider
 from chat_core.sessions import SessionUpdate
+from chat_http.auth import mint_dev_token
 from chat_storage import LocalStorageConfig, open_storage
 
 SESSIONS = 10_000

@@ -161,8 +161,8 @@ def _own_services(data_dir: Path) -> Iterator[tuple[str, str]]:
 def _token(user: tuple[str, str, str], roles: list[str] | None = None) -> str:
     """A development token for `user`, signed with the secret of the current `CHAT_*` settings."""
     from app_api.config import Settings
-    from chat_http.secrets import dev_jwt_secret
     from chat_http.auth import mint_dev_token
+    from chat_http.secrets import dev_jwt_secret
 
     user_id, email, name = user
     return mint_dev_token(dev_jwt_secret(Settings()), user_id=user_id, email=email, name=name, roles=roles)

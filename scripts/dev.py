@@ -131,8 +131,8 @@ def _wait_ready(urls: Iterable[str], processes: list[subprocess.Popen[str]]) -> 
 def _tokens() -> list[tuple[str, str]]:
     """Development tokens signed with the secret both services use (from the data directory)."""
     from app_api.config import Settings
-    from chat_http.secrets import dev_jwt_secret
     from chat_http.auth import mint_dev_token
+    from chat_http.secrets import dev_jwt_secret
 
     settings = Settings()  # the same CHAT_* variables the services read
     if settings.effective_auth_mode != "dev":

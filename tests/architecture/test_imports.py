@@ -74,7 +74,9 @@ class TestRulesCatchViolations:
         ]
 
     def test_domain_libraries_importing_the_web_edge(self, tmp_path: Path) -> None:
-        write(tmp_path / "chat_storage" / "x.py", "from chat_http.errors import ErrorBody\nimport starlette\n")
+        write(
+            tmp_path / "chat_storage" / "x.py", "from chat_http.errors import ErrorBody\nimport starlette\n"
+        )
         assert [v.rule for v in import_violations("chat_storage", tmp_path / "chat_storage")] == [
             "chat_storage must not import chat_http",
             "library chat_storage must not import starlette",
