@@ -51,7 +51,7 @@ def make_aws_config(endpoint_url: str, *, prefix: str | None = None, **overrides
         "endpoint_url": endpoint_url,
         "region": "us-east-1",
         "resource_prefix": prefix or f"t{uuid.uuid4().hex[:12]}",
-        "connect_timeout": 1.0,
+        "connect_timeout": 3.0,
         "read_timeout": 30.0,
         "max_attempts": 2,
         "access_key_id": SecretStr("testing"),
