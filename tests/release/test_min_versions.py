@@ -21,10 +21,10 @@ FAST_TESTS = {
     "chat-core": ["tests"],
     "chat-storage": [
         "tests/local/test_schema.py",
-        "tests/local/test_cursors.py",
         "tests/contract/test_sessions.py",
     ],
     "chat-rag": ["tests/test_chunking.py", "tests/test_parsing.py"],
+    "chat-http": ["tests/test_settings.py", "tests/test_edge.py"],
 }
 # Plugin autoload would import every pytest plugin of the test tools (seconds per run); load the two in use.
 PYTEST = ["-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", "-m", "not slow and not aws"]
