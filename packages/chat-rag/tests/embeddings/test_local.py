@@ -13,7 +13,7 @@ import pytest_asyncio
 
 from chat_core.errors import UnavailableError
 from chat_rag import LocalEmbedderConfig, MissingExtraError
-from chat_rag.embeddings import open_embedder
+from chat_rag.embeddings import local, open_embedder
 from chat_rag.embeddings.local import LocalEmbedder, _balanced_groups
 
 REFERENCE = json.loads((Path(__file__).with_name("minilm_reference.json")).read_text(encoding="utf-8"))
@@ -53,6 +53,17 @@ class TestFaithfulness:
         passage = await minilm.embed_documents([text, "unrelated words about cooking pasta"])
         assert float(query[0] @ passage[0]) > 0.9999
         assert float(query[0] @ passage[1]) < 0.5
+
+
+@pytest.mark.asyncio
+class TestBoundedMemory:
+    async def test_a_batch_larger_than_one_pass_gives_the_same_vectors(
+        self, minilm: LocalEmbedder, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        texts = [item["text"] for item in REFERENCE["items"]]
+        whole = await minilm.embed_documents(texts)
+        monkeypatch.setattr(local, "_MAX_PASS_TOKENS", 40)  # a pass or more per text
+        np.testing.assert_allclose(await minilm.embed_documents(texts), whole, atol=2e-6)
 
 
 class TestBalancedGroups:

@@ -48,6 +48,8 @@ _MODEL_FILES: Final = ("config.json", "model.safetensors", "tokenizer.json")
 _SQRT_2_OVER_PI: Final = 0.7978845608028654
 _BLOCK_ROWS: Final = 256
 """Token rows per dense step: its (256, 1536) intermediate stays in the 2 MB L2 cache of a core."""
+_MAX_PASS_TOKENS: Final = 8192
+"""Tokens per forward pass (32 texts of 256): bounds its buffers to about 80 MB whatever the batch size."""
 
 Matrix = NDArray[np.float32]
 
@@ -222,13 +224,27 @@ class MiniLM:
         ]
         with blas_threads(1):  # parallelism comes from the workers, never from BLAS threads
             if self._pool is None:
-                return normalize(self._forward(sequences))
+                return normalize(self._forward_in_passes(sequences))
             groups = _balanced_groups([len(ids) for ids in sequences], self.threads)
             pooled = np.empty((len(sequences), self._hidden), dtype=np.float32)
-            futures = [self._pool.submit(self._forward, [sequences[i] for i in group]) for group in groups]
+            futures = [
+                self._pool.submit(self._forward_in_passes, [sequences[i] for i in group]) for group in groups
+            ]
             for group, future in zip(groups, futures, strict=True):
                 pooled[group] = future.result()
         return normalize(pooled)
+
+    def _forward_in_passes(self, sequences: list[NDArray[np.intp]]) -> Matrix:
+        """`_forward` over consecutive runs of texts of at most `_MAX_PASS_TOKENS` tokens each."""
+        passes: list[list[NDArray[np.intp]]] = [[]]
+        tokens = 0
+        for ids in sequences:
+            if passes[-1] and tokens + len(ids) > _MAX_PASS_TOKENS:
+                passes.append([])
+                tokens = 0
+            passes[-1].append(ids)
+            tokens += len(ids)
+        return np.concatenate([self._forward(run) for run in passes])
 
     def _forward(self, sequences: list[NDArray[np.intp]]) -> Matrix:
         """Mean-pooled last hidden states of the texts, one row per text (not normalised)."""
