@@ -66,6 +66,23 @@ class TestBoundedMemory:
         np.testing.assert_allclose(await minilm.embed_documents(texts), whole, atol=2e-6)
 
 
+class TestAttention:
+    @pytest.mark.parametrize("scale", [0.2, 3.0], ids=["bounded-scores", "large-scores"])
+    def test_matches_a_textbook_softmax(self, scale: float) -> None:
+        model = local._load_model(local.default_model_dir(), 256, 1)
+        length, heads, size = 37, model.heads, 384 // model.heads
+        qkv = (np.random.default_rng(7).standard_normal((length, 3 * 384)) * scale).astype(np.float32)
+        context = np.empty((length, 384), dtype=np.float32)
+        model._attention(qkv, context, np.empty(heads * length * length, dtype=np.float32))
+        q, k, v = (part.reshape(length, heads, size).transpose(1, 0, 2) for part in np.split(qkv, 3, axis=1))
+        scores = (q @ k.transpose(0, 2, 1)).astype(np.float64)  # the same float32 scores, then exact
+        weights = np.exp(scores - scores.max(axis=2, keepdims=True))
+        expected = (weights / weights.sum(axis=2, keepdims=True)) @ v.astype(np.float64)
+        np.testing.assert_allclose(
+            context, expected.transpose(1, 0, 2).reshape(length, 384), rtol=1e-5, atol=1e-6
+        )
+
+
 class TestBalancedGroups:
     def test_groups_have_about_equal_token_totals_and_cover_every_text(self) -> None:
         lengths = [250, 30, 120, 250, 80, 200, 10, 60]
