@@ -4,7 +4,7 @@
     uv run python bench/rag.py --skip-ingest --sizes 10000
 
 Ingestion runs the whole pipeline (parse, chunk, embed, write) on copies of the example documents:
-- `local`: the real all-MiniLM-L6-v2 in NumPy, with 1 and 2 BLAS threads;
+- `local`: the real all-MiniLM-L6-v2 in NumPy, with 1 and 2 threads (worker threads, one BLAS thread each);
 - `bedrock` and `openai`: the real clients against local fake servers that answer after a fixed delay,
   so the figures are the client-side ceiling for that provider latency, not the provider's speed.
 
@@ -153,8 +153,8 @@ def ingestion_table(tmp: Path, copies: int) -> None:
     print("| embedder | setting | chunks | seconds | chunks/s |")
     print("|---|---|---:|---:|---:|")
     runs: list[tuple[str, str, EmbedderConfig, int, int]] = [
-        ("local MiniLM (NumPy)", "1 BLAS thread", LocalEmbedderConfig(threads=1), copies, 1),
-        ("local MiniLM (NumPy)", "2 BLAS threads", LocalEmbedderConfig(threads=2), copies, 1),
+        ("local MiniLM (NumPy)", "1 thread", LocalEmbedderConfig(threads=1), copies, 1),
+        ("local MiniLM (NumPy)", "2 threads", LocalEmbedderConfig(threads=2), copies, 1),
     ]
     for index, (name, setting, embedder, run_copies, concurrency) in enumerate(runs):
         chunks, seconds = asyncio.run(
