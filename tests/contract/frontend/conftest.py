@@ -1,0 +1,163 @@
+"""Both services over real HTTP, once per storage backend, as the frontend reaches them.
+
+Per backend (`sqlite` files in a temporary directory; `aws` on a moto server over HTTP) one app-api
+and one inference-api run under uvicorn on free loopback ports for the whole session, sharing one data
+directory (knowledge base) and one development secret, with the development model catalogue seeded
+and `CHAT_ADMIN_ROLES=Admin` (the role name the client's admin guard checks). Tests stay independent
+by signing in as fresh users (`frontend_user`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+from pydantic import SecretStr
+
+sys.path.insert(0, str(Path(__file__).parent))  # the kit beside this file (importlib import mode)
+
+from frontend_kit import ADMIN_ROLE, DEV_SECRET, FrontendClient, Stack, UserFactory, new_user_id
+
+from chat_storage.aws.testing import start_moto_server
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_aws_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Fake credentials for moto; nothing sees the machine's AWS settings or profiles."""
+    nowhere = tmp_path_factory.mktemp("aws-home") / "absent"
+    with pytest.MonkeyPatch.context() as patch:
+        for name in list(os.environ):
+            if name.startswith(("AWS_", "BOTO_", "CHAT_")):
+                patch.delenv(name)
+        patch.setenv("AWS_ACCESS_KEY_ID", "testing")
+        patch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+        patch.setenv("AWS_CONFIG_FILE", str(nowhere))
+        patch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(nowhere))
+        patch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+        yield
+
+
+def _free_socket() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+@contextmanager
+def _serve(app: Any, sock: socket.socket) -> Iterator[str]:
+    """Run an ASGI app under uvicorn in a thread on a bound socket; yield its base URL."""
+    server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False, ws="none"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("a contract-test server did not start")
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        sock.close()
+
+
+@contextmanager
+def _run_stack(backend: str, data_dir: Path, moto_endpoint: str | None) -> Iterator[Stack]:
+    from app_api.config import Settings as AppSettings
+    from app_api.main import create_app as create_app_api
+    from app_api.seed import seed_storage
+    from inference_api.config import Settings as InferenceSettings
+    from inference_api.main import create_app as create_inference_api
+
+    app_sock, inference_sock = _free_socket(), _free_socket()
+    app_url = f"http://127.0.0.1:{app_sock.getsockname()[1]}"
+    shared: dict[str, Any] = {
+        "data_dir": data_dir,
+        "dev_jwt_secret": SecretStr(DEV_SECRET),
+        "admin_roles": frozenset({ADMIN_ROLE}),
+        "log_json": False,
+        "public_url": app_url,
+    }
+    if backend == "aws":
+        shared |= {
+            "storage": "aws",
+            "aws_endpoint_url": moto_endpoint,
+            "resource_prefix": f"fe{uuid.uuid4().hex[:8]}",
+            "aws_connect_timeout": 2.0,
+            "aws_max_attempts": 2,
+        }
+    app_settings = AppSettings(_env_file=None, ingest_reconcile_seconds=0.2, **shared)
+    inference_settings = InferenceSettings(_env_file=None, **shared)
+    asyncio.run(seed_storage(app_settings, provision=backend == "aws"))
+    with (
+        _serve(create_app_api(app_settings), app_sock) as app_base,
+        _serve(create_inference_api(inference_settings), inference_sock) as inference_base,
+    ):
+        yield Stack(backend, app_base, inference_base, data_dir)
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """A moto server (DynamoDB + S3) on a free loopback port for the whole session."""
+    server = start_moto_server()
+    yield server.endpoint
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def sqlite_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    with _run_stack("sqlite", tmp_path_factory.mktemp("fe-sqlite"), None) as stack:
+        yield stack
+
+
+@pytest.fixture(scope="session")
+def aws_stack(tmp_path_factory: pytest.TempPathFactory, moto_endpoint: str) -> Iterator[Stack]:
+    with _run_stack("aws", tmp_path_factory.mktemp("fe-aws"), moto_endpoint) as stack:
+        yield stack
+
+
+@pytest.fixture(params=[pytest.param("sqlite"), pytest.param("aws", marks=pytest.mark.aws)])
+def stack(request: pytest.FixtureRequest) -> Stack:
+    """Both services of one backend; every test using it runs on sqlite and on moto."""
+    found = request.getfixturevalue(f"{request.param}_stack")
+    assert isinstance(found, Stack)
+    return found
+
+
+@pytest.fixture
+def frontend_user(stack: Stack) -> Iterator[UserFactory]:
+    """`frontend_user()` / `frontend_user(admin=True)`: a fresh signed-in user of the client.
+
+    The token carries what the client decodes (email, name, nine-digit employee number) and, for an
+    administrator, the `Admin` role.
+    """
+    clients: list[FrontendClient] = []
+
+    def make(*, admin: bool = False, first_name: str = "Pat") -> FrontendClient:
+        user_id = new_user_id()
+        client = FrontendClient(
+            stack,
+            user_id=user_id,
+            email=f"{first_name.lower()}.{user_id}@example.edu",
+            name=f"{first_name} Tester",
+            roles=[ADMIN_ROLE] if admin else [],
+        )
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.close()
