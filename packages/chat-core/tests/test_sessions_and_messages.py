@@ -6,6 +6,7 @@ from chat_core.sessions import (
     DEFAULT_SESSION_TITLE,
     SessionMetadata,
     SessionPreferences,
+    SessionStatus,
     SessionUpdate,
     fallback_title,
 )
@@ -49,6 +50,16 @@ class TestSessionShapes:
         assert SessionUpdate().is_empty()
         assert not SessionUpdate(preferences={"lastModel": "m"}).is_empty()
         assert not SessionUpdate(starred=False).is_empty()
+
+    def test_either_deletion_mark_means_deleted(self) -> None:
+        by_status = SessionMetadata.model_validate({"sessionId": "s1", "userId": "u1", "status": "deleted"})
+        by_flag = SessionMetadata.model_validate({"sessionId": "s1", "userId": "u1", "deleted": True})
+        for session in (by_status, by_flag):
+            assert (session.deleted, session.status) == (True, SessionStatus.DELETED)
+        revived = SessionMetadata.model_validate(by_flag.model_dump() | {"status": SessionStatus.ACTIVE})
+        assert (revived.deleted, revived.status) == (True, SessionStatus.DELETED)
+        assert SessionUpdate(status=SessionStatus.DELETED).deletes()
+        assert not SessionUpdate(status=SessionStatus.ARCHIVED).deletes()
 
     def test_update_title_bounds(self) -> None:
         with pytest.raises(ValidationError):

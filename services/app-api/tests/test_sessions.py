@@ -122,6 +122,35 @@ class TestDelete:
         assert quota == {"usedBytes": len(b"other session"), "maxBytes": quota["maxBytes"], "fileCount": 1}
         assert [item["uploadId"] for item in alice.get("/files").json()["files"]] == [kept]
 
+    def test_status_deleted_is_a_deletion_everywhere(
+        self, api: Api, live: Any, check_error: CheckError
+    ) -> None:
+        """One rule: `PUT {"status": "deleted"}` deletes exactly as `DELETE` does, for good."""
+        alice = api()
+        put_metadata(alice, "s-1", title="Before")
+        upload_file(alice, "s-1", b"hello")
+        deleted = put_metadata(alice, "s-1", status="deleted", title="Renamed on the way out")
+        assert (deleted["status"], deleted["deleted"], deleted["title"]) == (
+            "deleted",
+            True,
+            "Renamed on the way out",
+        )
+        assert deleted["deletedAt"] is not None
+        check_error(alice.get("/sessions/s-1/metadata"), 404, "not_found")
+        check_error(alice.get("/sessions/s-1/messages"), 404, "not_found")
+        assert alice.get("/sessions").json()["sessions"] == []
+        assert alice.get("/files/quota").json()["fileCount"] == 0
+        check_error(alice.put("/sessions/s-1/metadata", json={"status": "active"}), 404, "not_found")
+        check_error(alice.delete("/sessions/s-1"), 404, "not_found")
+        check_error(alice.put("/sessions/never/metadata", json={"status": "deleted"}), 404, "not_found")
+
+        async def stored() -> Any:
+            async with open_storage(live.storage_config()) as storage:
+                return await storage.sessions.get(UserId(alice.user_id), SessionId("s-1"))
+
+        session = asyncio.run(stored())
+        assert (session.deleted, session.status.value) == (True, "deleted")
+
     def test_bulk_delete_reports_each_id(self, api: Api) -> None:
         alice = api()
         put_metadata(alice, "s-1")

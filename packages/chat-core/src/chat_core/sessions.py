@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, model_validator
 
 from chat_core._base import CamelModel
 from chat_core.clock import utc_now
@@ -26,7 +26,11 @@ _TITLE_MAX = 50
 
 
 class SessionStatus(StrEnum):
-    """Lifecycle of a session; only `active` sessions are listed."""
+    """Lifecycle of a session; only `active` sessions are listed.
+
+    `deleted` is final: a deleted session is never listed, served or continued, and no update brings it
+    back (see `SessionMetadata`).
+    """
 
     ACTIVE = "active"
     ARCHIVED = "archived"
@@ -62,8 +66,18 @@ class SessionMetadata(CamelModel):
     tags: list[str] = Field(default_factory=list)
     preferences: SessionPreferences = Field(default_factory=SessionPreferences)
     deleted: bool = False
+    """Whether the session is deleted; always equal to `status == "deleted"` (one rule, two fields for
+    the wire, which carries both)."""
     deleted_at: datetime | None = None
     version: int = Field(default=1, ge=1)
+
+    @model_validator(mode="after")
+    def _one_deletion_rule(self) -> SessionMetadata:
+        """Either mark means deleted, so `deleted` and `status` can never disagree."""
+        if self.deleted or self.status is SessionStatus.DELETED:
+            self.deleted = True
+            self.status = SessionStatus.DELETED
+        return self
 
     @property
     def sort_time(self) -> datetime:
@@ -80,6 +94,10 @@ class SessionUpdate(CamelModel):
     tags: list[str] | None = Field(default=None, max_length=50)
     preferences: dict[str, Any] = Field(default_factory=dict)
     """camelCase preference keys to set (merged field by field, never replacing the whole map)."""
+
+    def deletes(self) -> bool:
+        """Whether this update deletes the session (`status: "deleted"`), which is final."""
+        return self.status is SessionStatus.DELETED
 
     def is_empty(self) -> bool:
         """True when applying this update would change nothing."""

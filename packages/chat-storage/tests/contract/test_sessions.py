@@ -6,6 +6,7 @@ import pytest
 
 from chat_core.errors import ConflictError, InvalidInputError
 from chat_core.ids import SessionId, UserId
+from chat_core.pagination import Page
 from chat_core.sessions import DEFAULT_SESSION_TITLE, SessionMetadata, SessionStatus, SessionUpdate
 from chat_storage import Storage
 
@@ -59,6 +60,21 @@ class TestGet:
         assert session is not None
         assert session.deleted is True
         assert session.deleted_at is not None
+
+    @pytest.mark.asyncio
+    async def test_status_deleted_is_a_deletion(self, storage: Storage) -> None:
+        """`deleted` and `status` are one fact: setting either reads back as both, and lasts."""
+        await storage.sessions.update(ALICE, S1, SessionUpdate(title="Old"))
+        await storage.sessions.update(ALICE, S1, SessionUpdate(status=SessionStatus.DELETED))
+        session = await storage.sessions.get(ALICE, S1)
+        assert session is not None
+        assert (session.deleted, session.status) == (True, SessionStatus.DELETED)
+        assert session.deleted_at is not None
+        assert await storage.sessions.list(ALICE) == Page[SessionMetadata](items=[], next_cursor=None)
+        assert await storage.sessions.soft_delete(ALICE, S1) is False
+        revived = await storage.sessions.update(ALICE, S1, SessionUpdate(status=SessionStatus.ACTIVE))
+        assert (revived.deleted, revived.status) == (True, SessionStatus.DELETED)
+        assert await storage.sessions.list(ALICE) == Page[SessionMetadata](items=[], next_cursor=None)
 
 
 class TestUpdate:

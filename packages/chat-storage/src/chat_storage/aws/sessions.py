@@ -256,6 +256,8 @@ class DynamoSessionRepository:
                     {"session_id": session_id, "user_id": user_id, "preferences": changes.preferences}
                     | fields
                 )
+                if session.deleted:
+                    session = session.model_copy(update={"deleted_at": utc_now()})
                 if await self._create(session):
                     return session
                 continue
@@ -274,6 +276,9 @@ class DynamoSessionRepository:
                     update.set(name, value)
             if changes.status is not None and not current.deleted:
                 update.set("status", changes.status.value)
+                if changes.deletes():
+                    update.set("deleted", True)
+                    update.set("deletedAt", iso(utc_now()))
                 if changes.status is SessionStatus.ACTIVE:
                     update.set("listPk", _user_pk(user_id))
                 else:

@@ -79,6 +79,13 @@ def _merge_preferences(stored: str, changes: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
+def _stamp_deletion(session: SessionMetadata) -> SessionMetadata:
+    """A session deleted by this write gets its deletion time (a deleted one keeps its own)."""
+    if session.deleted and session.deleted_at is None:
+        return session.model_copy(update={"deleted_at": utc_now()})
+    return session
+
+
 def _ids(user_id: UserId, session_id: SessionId) -> tuple[UserId, SessionId]:
     return UserId(validate_id(user_id, field="userId")), SessionId(validate_id(session_id, field="sessionId"))
 
@@ -145,8 +152,8 @@ class LocalSessionRepository:
                     raise ConflictError(
                         f"Session {session_id!r} does not exist (expected version {expected_version})."
                     )
-                session = SessionMetadata.model_validate(
-                    {"session_id": session_id, "user_id": user_id, **fields}
+                session = _stamp_deletion(
+                    SessionMetadata.model_validate({"session_id": session_id, "user_id": user_id, **fields})
                 )
                 await tx.execute(_INSERT, _row_values(session, _merge_preferences("{}", preference_changes)))
             else:
@@ -158,17 +165,20 @@ class LocalSessionRepository:
                         detail={"currentVersion": stored_version},
                     )
                 current = _session_from_row(row)
-                session = SessionMetadata.model_validate(current.model_dump() | fields)
+                session = _stamp_deletion(SessionMetadata.model_validate(current.model_dump() | fields))
                 preferences = _merge_preferences(row["preferences"], preference_changes)
                 changed = await tx.execute(
                     "UPDATE sessions SET title = ?, status = ?, starred = ?, tags = ?, preferences = ?, "
-                    "version = version + 1 WHERE user_id = ? AND session_id = ? AND version = ?",
+                    "deleted = ?, deleted_at = ?, version = version + 1 "
+                    "WHERE user_id = ? AND session_id = ? AND version = ?",
                     (
                         session.title,
                         session.status.value,
                         int(session.starred),
                         json.dumps(session.tags),
                         json.dumps(preferences),
+                        int(session.deleted),
+                        to_db_time(session.deleted_at) if session.deleted_at else None,
                         user_id,
                         session_id,
                         stored_version,

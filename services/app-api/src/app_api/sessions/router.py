@@ -47,8 +47,14 @@ async def read_session(session_id: str, user: CurrentUser, storage: StorageDep) 
 async def update_session(
     session_id: str, body: SessionUpdateRequest, user: CurrentUser, storage: StorageDep
 ) -> SessionRead:
-    """Create or update; preferences merge field by field, and concurrent updates never lose one."""
-    return SessionRead.of(await service.update_session(storage.sessions, user, session_id, body.to_update()))
+    """Create or update; preferences merge field by field, and concurrent updates never lose one.
+
+    `status: "deleted"` deletes the session, as `DELETE` does.
+    """
+    session = await service.update_session(
+        storage.sessions, storage.files, storage.blobs, user, session_id, body.to_update()
+    )
+    return SessionRead.of(session)
 
 
 @router.delete(

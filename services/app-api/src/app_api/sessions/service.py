@@ -54,18 +54,36 @@ async def get_session(sessions: SessionRepository, user: User, session_id: str) 
 
 
 async def update_session(
-    sessions: SessionRepository, user: User, session_id: str, changes: SessionUpdate
+    sessions: SessionRepository,
+    files: FileRepository,
+    blobs: BlobStore,
+    user: User,
+    session_id: str,
+    changes: SessionUpdate,
 ) -> SessionMetadata:
     """Create-or-merge the caller's session; preferences merge key by key in storage, atomically.
 
+    `status: "deleted"` deletes the session exactly as `DELETE /sessions/{id}` does (its files too),
+    after applying the other changes: there is one way to be deleted.
+
     Raises:
-        NotFoundError: the session was deleted.
+        NotFoundError: the session was deleted (or, when deleting, does not exist).
     """
     sid = SessionId(validate_id(session_id, field="sessionId"))
     current = await sessions.get(user.user_id, sid)
     if current is not None and current.deleted:
         raise _not_found(session_id)
-    return await sessions.update(user.user_id, sid, changes)
+    if not changes.deletes():
+        return await sessions.update(user.user_id, sid, changes)
+    if current is None:
+        raise _not_found(session_id)
+    others = changes.model_copy(update={"status": None})
+    if not others.is_empty():
+        await sessions.update(user.user_id, sid, others)
+    await delete_session(sessions, files, blobs, user, session_id)
+    deleted = await sessions.get(user.user_id, sid)
+    assert deleted is not None, "soft deletion keeps the record"
+    return deleted
 
 
 async def delete_session(

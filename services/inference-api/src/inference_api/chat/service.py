@@ -24,7 +24,7 @@ from chat_core.identity import User
 from chat_core.ids import AssistantId, SessionId, validate_id
 from chat_core.managed_models import ManagedModel, ModelProvider, can_use_model
 from chat_core.messages import ContentBlock, MessageDraft
-from chat_core.sessions import SessionMetadata, SessionStatus, SessionUpdate
+from chat_core.sessions import SessionMetadata, SessionUpdate
 from chat_http.knowledge import KnowledgeBases
 from chat_rag import SearchHit, augment_prompt, citations
 from chat_storage import Storage
@@ -79,7 +79,7 @@ async def _open_session(storage: Storage, user: User, session_id: SessionId) -> 
     Sessions are keyed by owner, so another user's session id names a new session of the caller's own.
     """
     session = await storage.sessions.get(user.user_id, session_id)
-    if session is not None and (session.deleted or session.status is SessionStatus.DELETED):
+    if session is not None and session.deleted:
         raise NotFoundError(f"Session {session_id!r} was not found.", field="session_id")
     if session is None:
         session = await storage.sessions.update(user.user_id, session_id, SessionUpdate())
