@@ -22,23 +22,28 @@ from chat_core.assistants import Assistant, AssistantShare, AssistantStatus
 from chat_core.costs import CostRecord, UserCostSummary
 from chat_core.documents import Document, DocumentProgress
 from chat_core.files import FileUpload, UserFileQuota
-from chat_core.identity import User, UserProfile
+from chat_core.identity import LoginState, User, UserProfile, UserStatus
 from chat_core.ids import AssistantId, DocumentId, ManagedModelId, SessionId, UploadId, UserId
 from chat_core.managed_models import ManagedModel, ManagedModelUpdate
 from chat_core.messages import Message, MessageDraft
 from chat_core.pagination import Page
+from chat_core.roles import AppRole
 from chat_core.sessions import SessionMetadata, SessionUpdate
+from chat_core.tools import ToolDefinition, ToolPreferences
 
 __all__ = [
+    "AppRoleRepository",
     "AssistantRepository",
     "BlobInfo",
     "BlobStore",
     "CostLedger",
     "DocumentRepository",
     "FileRepository",
+    "LoginStateStore",
     "ManagedModelRepository",
     "MessageRepository",
     "SessionRepository",
+    "ToolRepository",
     "UserRepository",
 ]
 
@@ -297,14 +302,112 @@ class CostLedger(Protocol):
 
 
 class UserRepository(Protocol):
-    """People who have signed in (for the share picker)."""
+    """People who have signed in: the share picker and the administrators' user pages."""
 
     async def remember(self, user: User) -> bool:
         """Record a profile on first sight; `True` when it was new. Cheap when already known."""
         ...
 
+    async def record_login(self, user: User, *, at: datetime) -> UserProfile:
+        """Create or refresh the profile at a sign-in: email, name, roles, domain, `last_login_at`.
+
+        `first_seen_at` and `status` of an existing profile are kept.
+        """
+        ...
+
+    async def get(self, user_id: UserId) -> UserProfile | None:
+        """One profile."""
+        ...
+
+    async def get_by_email(self, email: str) -> UserProfile | None:
+        """The profile with this (lowercased) email, if any."""
+        ...
+
+    async def list(
+        self,
+        *,
+        status: UserStatus | None = None,
+        domain: str | None = None,
+        limit: int = 25,
+        cursor: str | None = None,
+    ) -> Page[UserProfile]:
+        """Profiles, most recent sign-in first, optionally of one status or email domain."""
+        ...
+
+    async def domains(self, *, limit: int = 50) -> builtins.list[str]:
+        """Email domains of known users, in alphabetical order."""
+        ...
+
     async def search(self, prefix: str, *, limit: int = 10) -> builtins.list[UserProfile]:
         """Profiles whose email or name starts with `prefix` (case-insensitive)."""
+        ...
+
+
+class AppRoleRepository(Protocol):
+    """The AppRole catalogue (small: read whole, cached by the services)."""
+
+    async def get(self, role_id: str) -> AppRole | None:
+        """One role."""
+        ...
+
+    async def list(self) -> builtins.list[AppRole]:
+        """Every role, by id."""
+        ...
+
+    async def create(self, role: AppRole) -> AppRole:
+        """Add a role; `ConflictError` when its id is taken."""
+        ...
+
+    async def put_many(self, roles: Sequence[AppRole]) -> None:
+        """Create or replace several roles in one atomic write (all or none)."""
+        ...
+
+    async def delete(self, role_id: str) -> bool:
+        """Remove a role; `False` when it was missing."""
+        ...
+
+
+class ToolRepository(Protocol):
+    """The tool catalogue and each user's tool preferences."""
+
+    async def get(self, tool_id: str) -> ToolDefinition | None:
+        """One catalogue entry."""
+        ...
+
+    async def list(self) -> builtins.list[ToolDefinition]:
+        """Every entry, by id."""
+        ...
+
+    async def create(self, tool: ToolDefinition) -> ToolDefinition:
+        """Add an entry; `ConflictError` when its id is taken."""
+        ...
+
+    async def put(self, tool: ToolDefinition) -> ToolDefinition:
+        """Create or replace an entry."""
+        ...
+
+    async def delete(self, tool_id: str) -> bool:
+        """Remove an entry; `False` when it was missing."""
+        ...
+
+    async def get_preferences(self, user_id: UserId) -> ToolPreferences:
+        """The user's choices (empty when they made none)."""
+        ...
+
+    async def put_preferences(self, user_id: UserId, preferences: ToolPreferences) -> ToolPreferences:
+        """Merge `preferences` into the user's choices atomically; the result."""
+        ...
+
+
+class LoginStateStore(Protocol):
+    """Sign-ins in progress, shared by every replica."""
+
+    async def put(self, state: LoginState) -> None:
+        """Store a new sign-in; `ConflictError` if its `state` exists."""
+        ...
+
+    async def take(self, state: str, *, now: datetime) -> LoginState | None:
+        """Remove and return the sign-in atomically (so it is used once); `None` if unknown or expired."""
         ...
 
 

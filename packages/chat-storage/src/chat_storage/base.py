@@ -6,14 +6,17 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from chat_core.ports import (
+    AppRoleRepository,
     AssistantRepository,
     BlobStore,
     CostLedger,
     DocumentRepository,
     FileRepository,
+    LoginStateStore,
     ManagedModelRepository,
     MessageRepository,
     SessionRepository,
+    ToolRepository,
     UserRepository,
 )
 
@@ -33,6 +36,9 @@ class Storage:
     documents: DocumentRepository
     costs: CostLedger
     users: UserRepository
+    roles: AppRoleRepository
+    tools: ToolRepository
+    login_states: LoginStateStore
     blobs: BlobStore
     ping: Callable[[], Awaitable[None]]
     """Raise `UnavailableError` when the backend cannot be reached (used by `/health`)."""

@@ -24,7 +24,10 @@ EXPECTED_INDEXES = {
     "documents": ({"unfinished"}, {"by-created"}),
     "files": (set(), {"by-date", "by-size", "by-type"}),
     "costs": (set(), set()),
-    "users": (set(), {"by-email", "by-name"}),
+    "users": ({"by-login", "by-status", "by-domain"}, {"by-email", "by-name"}),
+    "roles": (set(), set()),
+    "tools": (set(), set()),
+    "logins": (set(), set()),
 }
 
 
@@ -47,6 +50,9 @@ class TestProvision:
                     index["IndexName"] for index in table.get("LocalSecondaryIndexes", [])
                 } == local_indexes
             await s3.head_bucket(Bucket=names.bucket)
+            expiry = await dynamodb.describe_time_to_live(TableName=names.logins)
+            assert expiry["TimeToLiveDescription"]["AttributeName"] == "ttl"
+            assert expiry["TimeToLiveDescription"]["TimeToLiveStatus"] == "ENABLED"
 
     @pytest.mark.asyncio
     async def test_running_it_again_changes_nothing(self, aws_storage_config: AwsStorageConfig) -> None:

@@ -4,7 +4,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["INDEXES", "Index", "ResourceNames"]
+__all__ = ["INDEXES", "TTL_ATTRIBUTES", "Index", "ResourceNames"]
+
+_TABLES = (
+    "sessions",
+    "messages",
+    "models",
+    "assistants",
+    "documents",
+    "files",
+    "costs",
+    "users",
+    "roles",
+    "tools",
+    "logins",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,28 +45,19 @@ class ResourceNames:
     files: str = field(init=False)
     costs: str = field(init=False)
     users: str = field(init=False)
+    roles: str = field(init=False)
+    tools: str = field(init=False)
+    logins: str = field(init=False)
     bucket: str = field(init=False)
 
     def __post_init__(self) -> None:
-        for name in ("sessions", "messages", "models", "assistants", "documents", "files", "costs", "users"):
+        for name in _TABLES:
             object.__setattr__(self, name, f"{self.prefix}-{name}")
         object.__setattr__(self, "bucket", f"{self.prefix}-blobs")
 
     def tables(self) -> dict[str, str]:
         """Logical name -> table name, for provisioning."""
-        return {
-            name: getattr(self, name)
-            for name in (
-                "sessions",
-                "messages",
-                "models",
-                "assistants",
-                "documents",
-                "files",
-                "costs",
-                "users",
-            )
-        }
+        return {name: getattr(self, name) for name in _TABLES}
 
 
 SESSIONS_BY_LAST_MESSAGE = Index("by-last-message", "listPk", "sortKey")
@@ -66,6 +71,9 @@ FILES_BY_SIZE = Index("by-size", "PK", "sizeSk", local=True)
 FILES_BY_TYPE = Index("by-type", "PK", "typeSk", local=True)
 USERS_BY_EMAIL = Index("by-email", "PK", "emailKey", local=True)
 USERS_BY_NAME = Index("by-name", "PK", "nameKey", local=True)
+USERS_BY_LOGIN = Index("by-login", "loginPk", "loginSk")
+USERS_BY_STATUS = Index("by-status", "statusPk", "loginSk")
+USERS_BY_DOMAIN = Index("by-domain", "domainPk", "loginSk")
 
 INDEXES: dict[str, tuple[Index, ...]] = {
     "sessions": (SESSIONS_BY_LAST_MESSAGE,),
@@ -75,6 +83,12 @@ INDEXES: dict[str, tuple[Index, ...]] = {
     "documents": (DOCUMENTS_BY_CREATED, DOCUMENTS_UNFINISHED),
     "files": (FILES_BY_DATE, FILES_BY_SIZE, FILES_BY_TYPE),
     "costs": (),
-    "users": (USERS_BY_EMAIL, USERS_BY_NAME),
+    "users": (USERS_BY_EMAIL, USERS_BY_NAME, USERS_BY_LOGIN, USERS_BY_STATUS, USERS_BY_DOMAIN),
+    "roles": (),
+    "tools": (),
+    "logins": (),
 }
 """Secondary indexes per logical table."""
+
+TTL_ATTRIBUTES: dict[str, str] = {"logins": "ttl"}
+"""Tables whose items DynamoDB deletes after the epoch second in this attribute."""

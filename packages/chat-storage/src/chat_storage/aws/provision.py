@@ -9,7 +9,7 @@ from botocore.exceptions import ClientError
 
 from chat_storage.aws._clients import aws_clients
 from chat_storage.aws._errors import call, translate
-from chat_storage.aws._tables import INDEXES, Index, ResourceNames
+from chat_storage.aws._tables import INDEXES, TTL_ATTRIBUTES, Index, ResourceNames
 from chat_storage.config import AwsStorageConfig
 
 if TYPE_CHECKING:
@@ -70,6 +70,19 @@ async def _create_table(dynamodb: DynamoDBClient, table: str, indexes: tuple[Ind
     )
 
 
+async def _enable_ttl(dynamodb: DynamoDBClient, table: str, attribute: str) -> None:
+    """Let DynamoDB delete expired items (readers still check expiry: deletion lags by hours)."""
+    described = await call("read a table's expiry", dynamodb.describe_time_to_live(TableName=table))
+    if described.get("TimeToLiveDescription", {}).get("TimeToLiveStatus") in {"ENABLED", "ENABLING"}:
+        return
+    await call(
+        "enable a table's expiry",
+        dynamodb.update_time_to_live(
+            TableName=table, TimeToLiveSpecification={"Enabled": True, "AttributeName": attribute}
+        ),
+    )
+
+
 async def _create_bucket(s3: S3Client, bucket: str, region: str) -> None:
     """Create the bucket; one this account already owns is left as it is."""
     request: dict[str, Any] = {"Bucket": bucket}
@@ -99,3 +112,5 @@ async def provision(config: AwsStorageConfig) -> None:
             *(_create_table(dynamodb, table, INDEXES[name]) for name, table in names.tables().items()),
             _create_bucket(s3, names.bucket, config.region),
         )
+        for name, attribute in TTL_ATTRIBUTES.items():
+            await _enable_ttl(dynamodb, names.tables()[name], attribute)

@@ -15,6 +15,7 @@ from chat_storage.aws.costs import DynamoCostLedger
 from chat_storage.aws.documents import DynamoDocumentRepository
 from chat_storage.aws.files import DynamoFileRepository
 from chat_storage.aws.managed_models import DynamoManagedModelRepository
+from chat_storage.aws.roles import DynamoAppRoleRepository, DynamoLoginStateStore, DynamoToolRepository
 from chat_storage.aws.s3 import S3BlobStore
 from chat_storage.aws.sessions import DynamoMessageRepository, DynamoSessionRepository
 from chat_storage.aws.users import DynamoUserRepository
@@ -47,6 +48,9 @@ def aws_storage(dynamodb: DynamoDBClient, s3: S3Client, names: ResourceNames) ->
         documents=DynamoDocumentRepository(dynamodb, names.documents),
         costs=DynamoCostLedger(dynamodb, names.costs),
         users=DynamoUserRepository(dynamodb, names.users),
+        roles=DynamoAppRoleRepository(dynamodb, names.roles),
+        tools=DynamoToolRepository(dynamodb, names.tools),
+        login_states=DynamoLoginStateStore(dynamodb, names.logins),
         blobs=S3BlobStore(s3, names.bucket),
         ping=ping,
     )

@@ -23,20 +23,24 @@ from chat_storage.local.documents import LocalDocumentRepository
 from chat_storage.local.files import LocalFileRepository
 from chat_storage.local.managed_models import LocalManagedModelRepository
 from chat_storage.local.messages import LocalMessageRepository
+from chat_storage.local.roles import LocalAppRoleRepository, LocalLoginStateStore, LocalToolRepository
 from chat_storage.local.sessions import LocalSessionRepository
 from chat_storage.local.users import LocalUserRepository
 
 __all__ = [
     "DATABASE_FILE",
     "SCHEMA_VERSION",
+    "LocalAppRoleRepository",
     "LocalAssistantRepository",
     "LocalBlobStore",
     "LocalCostLedger",
     "LocalDocumentRepository",
     "LocalFileRepository",
+    "LocalLoginStateStore",
     "LocalManagedModelRepository",
     "LocalMessageRepository",
     "LocalSessionRepository",
+    "LocalToolRepository",
     "LocalUserRepository",
     "open_local_storage",
 ]
@@ -85,6 +89,9 @@ async def open_local_storage(config: LocalStorageConfig) -> AsyncIterator[Storag
             documents=LocalDocumentRepository(database),
             costs=LocalCostLedger(database),
             users=LocalUserRepository(database),
+            roles=LocalAppRoleRepository(database),
+            tools=LocalToolRepository(database),
+            login_states=LocalLoginStateStore(database),
             blobs=LocalBlobStore(
                 blob_root,
                 base_url=config.blob_base_url,

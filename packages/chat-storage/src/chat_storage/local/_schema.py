@@ -162,7 +162,43 @@ UPDATE documents SET unfinished_at = json_extract(body, '$.updatedAt')
 CREATE INDEX documents_unfinished ON documents (unfinished_at) WHERE unfinished_at IS NOT NULL;
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
+# Version 4: sign-in, AppRoles, the tool catalogue and richer user profiles. Login states expire (the
+# store refuses expired ones and deletes them as it goes); profiles gain what administrators list.
+_V4 = """
+CREATE TABLE login_states (
+    state TEXT PRIMARY KEY,
+    expires_at TEXT NOT NULL,
+    body TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX login_states_by_expiry ON login_states (expires_at);
+
+CREATE TABLE app_roles (
+    role_id TEXT PRIMARY KEY,
+    body TEXT NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE tools (
+    tool_id TEXT PRIMARY KEY,
+    body TEXT NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE tool_preferences (
+    user_id TEXT PRIMARY KEY,
+    body TEXT NOT NULL
+) WITHOUT ROWID;
+
+ALTER TABLE users ADD COLUMN roles TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE users ADD COLUMN email_domain TEXT NOT NULL DEFAULT '';
+ALTER TABLE users ADD COLUMN last_login_at TEXT NOT NULL DEFAULT '';
+ALTER TABLE users ADD COLUMN status TEXT NOT NULL DEFAULT 'active';
+UPDATE users SET email_domain = lower(substr(email, instr(email, '@') + 1)) WHERE instr(email, '@') > 0;
+UPDATE users SET last_login_at = first_seen_at;
+CREATE INDEX users_by_login ON users (last_login_at DESC, user_id DESC);
+CREATE INDEX users_by_status ON users (status, last_login_at DESC, user_id DESC);
+CREATE INDEX users_by_domain ON users (email_domain, last_login_at DESC, user_id DESC);
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4)
 """Migration `n` (1-based) brings a file from version `n - 1` to `n`."""
 
 SCHEMA_VERSION = len(MIGRATIONS)
