@@ -23,7 +23,9 @@ def _role(role_id: str, **fields: object) -> AppRole:
 class TestAppRoles:
     @pytest.mark.asyncio
     async def test_create_get_list_delete(self, storage: Storage) -> None:
-        staff = await storage.roles.create(_role("staff", jwt_role_mappings=["Staff"], granted_models=["m-1"]))
+        staff = await storage.roles.create(
+            _role("staff", jwt_role_mappings=["Staff"], granted_models=["m-1"])
+        )
         await storage.roles.create(_role("admins", granted_tools=["*"]))
         assert await storage.roles.get("staff") == staff
         assert [role.role_id for role in await storage.roles.list()] == ["admins", "staff"]
@@ -120,6 +122,9 @@ class TestLoginStates:
         started = _login("c" * 32)
         await storage.login_states.put(started)
         results = await asyncio.gather(
-            *(handle.login_states.take(started.state, now=utc_now()) for handle in [storage, other_storage] * 3)
+            *(
+                handle.login_states.take(started.state, now=utc_now())
+                for handle in [storage, other_storage] * 3
+            )
         )
         assert sum(result is not None for result in results) == 1

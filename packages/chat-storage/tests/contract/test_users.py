@@ -59,7 +59,11 @@ class TestProfiles:
         )
         profile = await storage.users.get(UserId("p-1"))
         assert profile is not None
-        assert (profile.roles, profile.email_domain, profile.status) == (["Staff"], "math.example.com", "active")
+        assert (profile.roles, profile.email_domain, profile.status) == (
+            ["Staff"],
+            "math.example.com",
+            "active",
+        )
         assert profile.last_login_at is not None
 
     @pytest.mark.asyncio
@@ -69,7 +73,9 @@ class TestProfiles:
         before = await storage.users.get(UserId("p-2"))
         assert before is not None
         later = before.first_seen_at + timedelta(hours=1)
-        after = await storage.users.record_login(first.model_copy(update={"roles": ["B"], "name": "Bo B"}), at=later)
+        after = await storage.users.record_login(
+            first.model_copy(update={"roles": ["B"], "name": "Bo B"}), at=later
+        )
         assert (after.roles, after.name, after.last_login_at) == (["B"], "Bo B", later)
         assert after.first_seen_at == before.first_seen_at
         assert await storage.users.get(UserId("p-2")) == after
