@@ -74,7 +74,8 @@ class TestResolve:
     def test_jwt_mapping_grants_the_role(self) -> None:
         found = resolve_permissions(user("Staff"), CATALOGUE)
         assert found.app_roles == ["staff"]
-        assert found.models == ["m-staff"] and found.tools == ["calculator"]
+        assert found.models == ["m-staff"]
+        assert found.tools == ["calculator"]
 
     def test_mapping_removed_means_the_role_no_longer_applies(self) -> None:
         catalogue = CATALOGUE | {"staff": CATALOGUE["staff"].model_copy(update={"jwt_role_mappings": []})}
@@ -116,8 +117,10 @@ class TestResolve:
 
     def test_wildcard_wins_the_union(self) -> None:
         found = resolve_permissions(user("Staff", "Admin"), CATALOGUE)
-        assert found.models == ["*"] and found.tools == ["*"]
-        assert found.has_all_models and found.has_all_tools
+        assert found.models == ["*"]
+        assert found.tools == ["*"]
+        assert found.has_all_models
+        assert found.has_all_tools
 
     def test_quota_tier_from_the_highest_priority(self) -> None:
         assert resolve_permissions(user("Staff", "Researcher"), CATALOGUE).quota_tier == "tier_research"
@@ -139,7 +142,8 @@ class TestResolve:
 class TestModels:
     def test_granted_model(self) -> None:
         found = resolve_permissions(user("Staff"), CATALOGUE)
-        assert allowed(found, "m-staff") and not allowed(found, "m-other")
+        assert allowed(found, "m-staff")
+        assert not allowed(found, "m-other")
 
     def test_wildcard_grants_every_model(self) -> None:
         assert allowed(resolve_permissions(user("Admin"), CATALOGUE), "anything")
