@@ -1,7 +1,8 @@
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -9,8 +10,10 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from chat_core.errors import AuthenticationError, InternalError
+from chat_core.errors import AuthenticationError, InternalError, PermissionDeniedError, UnavailableError
 from chat_http.auth import DEV_ISSUER, DevTokenVerifier, OidcTokenVerifier, mint_dev_token
+from chat_http.oidc import OidcProvider
+from chat_http.settings import ClaimNames
 
 SECRET = "s" * 48
 ISSUER = "https://login.example.com/tenant/v2.0"
@@ -178,6 +181,116 @@ class TestOidcTokens:
         with pytest.raises(AuthenticationError):
             self.verifier(jwks_url).verify(token)
 
-    def test_unreachable_jwks(self, signing_key: rsa.RSAPrivateKey) -> None:
-        with pytest.raises(AuthenticationError, match="could not be fetched"):
-            self.verifier("http://127.0.0.1:9/keys").verify(oidc_token(signing_key))
+    def test_unreachable_jwks_is_unavailable_not_unauthorized(self, signing_key: rsa.RSAPrivateKey) -> None:
+        verifier = self.verifier("http://127.0.0.1:9/keys", jwks_refresh_seconds=60)
+        with pytest.raises(UnavailableError, match="cannot be reached"):
+            verifier.verify(oidc_token(signing_key))
+        with pytest.raises(UnavailableError, match="right now"):  # within the interval: no new request
+            verifier.verify(oidc_token(signing_key))
+
+    def test_audience_list(self, signing_key: rsa.RSAPrivateKey, jwks_url: str) -> None:
+        verifier = OidcTokenVerifier(
+            issuer=ISSUER, audience="api://chat-client, chat-client", jwks_url=jwks_url
+        )
+        assert verifier.verify(oidc_token(signing_key, aud="chat-client")).user_id == "u-9"
+        assert verifier.verify(oidc_token(signing_key, aud="api://chat-client")).user_id == "u-9"
+        with pytest.raises(AuthenticationError, match="not meant"):
+            verifier.verify(oidc_token(signing_key, aud="api://other"))
+
+    def test_required_scope(self, signing_key: rsa.RSAPrivateKey, jwks_url: str) -> None:
+        verifier = self.verifier(jwks_url, required_scope="Read")
+        assert verifier.verify(oidc_token(signing_key, scp="User.Read Read")).user_id == "u-9"
+        assert verifier.verify(oidc_token(signing_key, scope="openid Read")).user_id == "u-9"
+        with pytest.raises(PermissionDeniedError, match="Read"):
+            verifier.verify(oidc_token(signing_key, scp="User.Read"))
+
+    def test_configured_identity_claims(self, signing_key: rsa.RSAPrivateKey, jwks_url: str) -> None:
+        claim = "http://schemas.boisestate.edu/claims/employeenumber"
+        verifier = self.verifier(
+            jwks_url, claims=ClaimNames(user_id=claim, email="upn", name="display", roles="groups")
+        )
+        user = verifier.verify(
+            oidc_token(signing_key, **{claim: "123456789", "upn": "E@X.org", "display": "E", "groups": ["g"]})
+        )
+        assert (user.user_id, user.email, user.name, user.roles) == ("123456789", "e@x.org", "E", ["g"])
+        assert verifier.verify(oidc_token(signing_key, **{claim: 987654321})).user_id == "987654321"
+        with pytest.raises(AuthenticationError, match="employeenumber"):
+            verifier.verify(oidc_token(signing_key))
+
+    def test_name_from_given_and_family_names(self, signing_key: rsa.RSAPrivateKey, jwks_url: str) -> None:
+        token = oidc_token(signing_key, given_name="Ada", family_name="Lovelace")
+        assert self.verifier(jwks_url).verify(token).name == "Ada Lovelace"
+
+
+class TestKeyRotation:
+    def test_unknown_kid_refreshes_once_per_interval(self) -> None:
+        old, new = (rsa.generate_private_key(public_exponent=65537, key_size=2048) for _ in range(2))
+        published = {"keys": [jwk_of(old, "old")]}
+        with json_server(lambda: published) as url:
+            verifier = OidcTokenVerifier(
+                issuer=ISSUER, audience=AUDIENCE, jwks_url=url, jwks_refresh_seconds=0
+            )
+            assert verifier.verify(oidc_token(old, kid="old")).user_id == "u-9"
+            published["keys"] = [jwk_of(new, "new")]
+            assert verifier.verify(oidc_token(new, kid="new")).user_id == "u-9"
+            slow = OidcTokenVerifier(issuer=ISSUER, audience=AUDIENCE, jwks_url=url, jwks_refresh_seconds=60)
+            slow.verify(oidc_token(new, kid="new"))
+            for n in range(5):
+                with pytest.raises(AuthenticationError, match="unknown key"):
+                    slow.verify(oidc_token(new, kid=f"made-up-{n}"))
+            assert slow._keys.fetches == 1
+
+    def test_keys_found_through_discovery(self, signing_key: rsa.RSAPrivateKey, jwks_url: str) -> None:
+        with json_server(lambda: {"issuer": ISSUER, "authorization_endpoint": "a", "token_endpoint": "t",
+                                  "jwks_uri": jwks_url}) as discovery:  # fmt: skip
+            provider = OidcProvider(discovery.rsplit("/", 1)[0])
+            verifier = OidcTokenVerifier(issuer=ISSUER, audience=AUDIENCE, provider=provider)
+            assert verifier.verify(oidc_token(signing_key)).user_id == "u-9"
+            assert provider.metadata().jwks_uri == jwks_url
+
+    def test_discovery_unreachable_is_unavailable(self, signing_key: rsa.RSAPrivateKey) -> None:
+        verifier = OidcTokenVerifier(
+            issuer=ISSUER, audience=AUDIENCE, provider=OidcProvider("http://127.0.0.1:9")
+        )
+        with pytest.raises(UnavailableError):
+            verifier.verify(oidc_token(signing_key))
+
+
+def jwk_of(key: rsa.RSAPrivateKey, kid: str) -> dict[str, Any]:
+    public = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
+    return dict(public | {"kid": kid, "use": "sig", "alg": "RS256"})
+
+
+@contextmanager
+def json_server(body: Callable[[], dict[str, Any]]) -> Iterator[str]:
+    """A server answering every GET with `body()` as JSON; yields `<base>/.well-known/openid-configuration`."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            data = json.dumps(body()).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args: Any) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/.well-known/openid-configuration"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+class TestDevTokenClaims:
+    def test_extra_claims_and_configured_user_id(self) -> None:
+        claim = "http://schemas.boisestate.edu/claims/employeenumber"
+        token = mint_dev_token(SECRET, user_id="alice", email="a@example.com", roles=["Admin", "admin"],
+                               extra_claims={claim: "123456789"})  # fmt: skip
+        assert jwt.decode(token, SECRET, algorithms=["HS256"], audience="chat-platform")[claim] == "123456789"
+        user = DevTokenVerifier(SECRET, claims=ClaimNames(user_id=claim)).verify(token)
+        assert (user.user_id, user.roles) == ("123456789", ["Admin", "admin"])

@@ -7,20 +7,22 @@ raise `AuthenticationError` with a message that says what is wrong without echoi
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 import jwt
 
-from chat_core.errors import AuthenticationError, InternalError
+from chat_core.errors import AuthenticationError, InternalError, PermissionDeniedError
 from chat_core.identity import User
 from chat_core.ids import UserId
+from chat_http.oidc import JwksCache, OidcProvider
 from chat_http.secrets import dev_jwt_secret
-from chat_http.settings import EdgeSettings
+from chat_http.settings import ClaimNames, EdgeSettings
 
 __all__ = [
     "DEV_AUDIENCE",
     "DEV_ISSUER",
+    "ClaimNames",
     "DevTokenVerifier",
     "OidcTokenVerifier",
     "TokenVerifier",
@@ -41,19 +43,23 @@ class TokenVerifier(Protocol):
         ...
 
 
-def _user_from_claims(claims: Mapping[str, Any], roles_claim: str) -> User:
-    subject = claims.get("sub")
+def _user_from_claims(claims: Mapping[str, Any], names: ClaimNames) -> User:
+    subject = claims.get(names.user_id)
+    if isinstance(subject, int) and not isinstance(subject, bool):
+        subject = str(subject)
     if not isinstance(subject, str) or not subject:
-        raise AuthenticationError("The token has no subject.")
-    roles = claims.get(roles_claim, [])
+        raise AuthenticationError(f"The token has no {names.user_id!r} claim to identify the user.")
+    roles = claims.get(names.roles, [])
     if isinstance(roles, str):
         roles = [roles]
     if not isinstance(roles, list) or not all(isinstance(role, str) for role in roles):
-        raise AuthenticationError(f"The token's {roles_claim!r} claim must be a list of strings.")
-    email = claims.get("email") or claims.get("preferred_username") or ""
+        raise AuthenticationError(f"The token's {names.roles!r} claim must be a list of strings.")
+    email = claims.get(names.email) or claims.get("preferred_username") or ""
     if not isinstance(email, str):
         raise AuthenticationError("The token's email claim must be a string.")
-    name = claims.get("name", "")
+    name = claims.get(names.name, "")
+    if not name and isinstance(claims.get("given_name"), str):
+        name = " ".join(part for part in (claims.get("given_name"), claims.get("family_name")) if part)
     return User(
         user_id=UserId(subject),
         email=email.strip().lower(),
@@ -62,7 +68,9 @@ def _user_from_claims(claims: Mapping[str, Any], roles_claim: str) -> User:
     )
 
 
-def _decode(token: str, key: Any, *, algorithms: list[str], audience: str, issuer: str, leeway: int) -> Any:
+def _decode(
+    token: str, key: Any, *, algorithms: list[str], audience: str | list[str], issuer: str, leeway: int
+) -> Any:
     try:
         return jwt.decode(
             token,
@@ -71,7 +79,7 @@ def _decode(token: str, key: Any, *, algorithms: list[str], audience: str, issue
             audience=audience,
             issuer=issuer,
             leeway=leeway,
-            options={"require": ["exp", "sub", "iss", "aud"]},
+            options={"require": ["exp", "iss", "aud"]},
         )
     except jwt.ExpiredSignatureError as exc:
         raise AuthenticationError("The token has expired.") from exc
@@ -88,59 +96,105 @@ def _decode(token: str, key: Any, *, algorithms: list[str], audience: str, issue
 class DevTokenVerifier:
     """HS256 tokens signed with a shared development secret. Refused in production by the services."""
 
-    def __init__(self, secret: str, *, audience: str = DEV_AUDIENCE, roles_claim: str = "roles") -> None:
+    def __init__(
+        self,
+        secret: str,
+        *,
+        audience: str = DEV_AUDIENCE,
+        roles_claim: str = "roles",
+        claims: ClaimNames | None = None,
+    ) -> None:
         if len(secret.encode()) < _MIN_SECRET_BYTES:
             raise InternalError(f"The development JWT secret must be at least {_MIN_SECRET_BYTES} bytes.")
         self._secret = secret
         self._audience = audience
-        self._roles_claim = roles_claim
+        self._claims = claims or ClaimNames(roles=roles_claim)
 
     def verify(self, token: str) -> User:
         """Verify signature, expiry, issuer and audience, then read the identity claims."""
         claims = _decode(
             token, self._secret, algorithms=["HS256"], audience=self._audience, issuer=DEV_ISSUER, leeway=0
         )
-        return _user_from_claims(claims, self._roles_claim)
+        return _user_from_claims(claims, self._claims)
 
 
 class OidcTokenVerifier:
-    """RS256 tokens from an OIDC provider, keys fetched from its JWKS URL and cached."""
+    """RS256 tokens from an OIDC provider, checked against its published keys (`chat_http.oidc`).
+
+    An unreachable provider is `UnavailableError` (503), never a 401: a client answers 401 by dropping
+    the user's tokens, which an outage of the identity provider must not cause.
+    """
 
     def __init__(
         self,
         *,
         issuer: str,
-        audience: str,
-        jwks_url: str,
+        audience: str | Sequence[str],
+        jwks_url: str | None = None,
         roles_claim: str = "roles",
         leeway: int = 60,
         jwks_timeout: float = 5.0,
+        claims: ClaimNames | None = None,
+        required_scope: str | None = None,
+        jwks_refresh_seconds: float = 30.0,
+        provider: OidcProvider | None = None,
     ) -> None:
         self._issuer = issuer
-        self._audience = audience
-        self._roles_claim = roles_claim
+        self._audiences = (
+            [part.strip() for part in audience.split(",") if part.strip()]
+            if isinstance(audience, str)
+            else list(audience)
+        )
+        self._claims = claims or ClaimNames(roles=roles_claim)
         self._leeway = leeway
-        self._jwks = jwt.PyJWKClient(jwks_url, cache_keys=True, lifespan=3600, timeout=int(jwks_timeout))
+        self._required_scope = required_scope
+        self._provider = provider or OidcProvider(issuer, timeout=jwks_timeout)
+        self._keys = JwksCache(
+            jwks_url or self._provider,
+            timeout=jwks_timeout,
+            min_refresh_seconds=jwks_refresh_seconds,
+        )
 
     def verify(self, token: str) -> User:
-        """Find the signing key by `kid`, then verify as for development tokens. Blocks on a JWKS fetch."""
+        """Find the signing key by `kid`, then verify signature, expiry, issuer, audience and scope.
+
+        Blocks on a key fetch (the services call it in a worker thread).
+
+        Raises:
+            AuthenticationError: a token that does not verify (401).
+            PermissionDeniedError: a valid token without the required scope (403).
+            UnavailableError: the provider's keys cannot be fetched (503).
+        """
         try:
-            key = self._jwks.get_signing_key_from_jwt(token).key
-        except jwt.PyJWKClientConnectionError as exc:
-            raise AuthenticationError("The identity provider's keys could not be fetched.") from exc
-        except jwt.PyJWKClientError as exc:
-            raise AuthenticationError("The token was signed with an unknown key.") from exc
+            header = jwt.get_unverified_header(token)
         except jwt.InvalidTokenError as exc:
             raise AuthenticationError("The token could not be verified.") from exc
+        kid = header.get("kid")
+        if not isinstance(kid, str) or not kid:
+            raise AuthenticationError("The token names no signing key.")
+        key = self._keys.key(kid)
         claims = _decode(
             token,
             key,
             algorithms=["RS256"],
-            audience=self._audience,
+            audience=self._audiences,
             issuer=self._issuer,
             leeway=self._leeway,
         )
-        return _user_from_claims(claims, self._roles_claim)
+        if self._required_scope is not None and self._required_scope not in _scopes(claims):
+            raise PermissionDeniedError(f"The token does not grant the scope {self._required_scope!r}.")
+        return _user_from_claims(claims, self._claims)
+
+
+def _scopes(claims: Mapping[str, Any]) -> set[str]:
+    found: set[str] = set()
+    for name in ("scp", "scope"):
+        value = claims.get(name)
+        if isinstance(value, str):
+            found.update(value.split())
+        elif isinstance(value, list):
+            found.update(item for item in value if isinstance(item, str))
+    return found
 
 
 def mint_dev_token(
@@ -152,10 +206,15 @@ def mint_dev_token(
     roles: list[str] | None = None,
     expires_in: int = 12 * 3600,
     audience: str = DEV_AUDIENCE,
+    extra_claims: Mapping[str, Any] | None = None,
 ) -> str:
-    """A development token for `make dev`, demos and tests. Never accepted in production."""
+    """A development token for `make dev`, demos and tests. Never accepted in production.
+
+    `extra_claims` adds (or overrides) claims, e.g. the employee-number claim the original frontend
+    requires (see the README, "Running the existing frontend").
+    """
     now = int(time.time())
-    claims = {
+    claims: dict[str, Any] = {
         "sub": user_id,
         "email": email,
         "name": name,
@@ -165,20 +224,25 @@ def mint_dev_token(
         "iat": now,
         "exp": now + expires_in,
     }
+    claims.update(extra_claims or {})
     return jwt.encode(claims, secret, algorithm="HS256")
 
 
 def build_token_verifier(settings: EdgeSettings) -> TokenVerifier:
     """Dev HS256 or OIDC, as configured (production never gets the dev verifier: see `EdgeSettings`)."""
+    claims = settings.claim_names()
     if settings.effective_auth_mode == "dev":
-        return DevTokenVerifier(dev_jwt_secret(settings))
-    # EdgeSettings refuses oidc mode without these three.
+        return DevTokenVerifier(dev_jwt_secret(settings), claims=claims)
+    # EdgeSettings refuses oidc mode without an issuer and an audience.
     assert settings.oidc_issuer
     assert settings.oidc_audience
-    assert settings.oidc_jwks_url
     return OidcTokenVerifier(
         issuer=settings.oidc_issuer,
         audience=settings.oidc_audience,
         jwks_url=settings.oidc_jwks_url,
-        roles_claim=settings.oidc_roles_claim,
+        claims=claims,
+        required_scope=settings.oidc_required_scope,
+        jwks_timeout=settings.oidc_timeout,
+        jwks_refresh_seconds=settings.oidc_jwks_refresh_seconds,
+        provider=OidcProvider(settings.oidc_issuer, timeout=settings.oidc_timeout),
     )

@@ -10,12 +10,24 @@ from starlette.concurrency import run_in_threadpool
 
 from chat_core.errors import AuthenticationError, PermissionDeniedError
 from chat_core.identity import User
+from chat_core.roles import UserPermissions
 from chat_http.auth import DevTokenVerifier
 from chat_http.knowledge import KnowledgeBases
 from chat_http.state import service_state
 from chat_storage import Storage
 
-__all__ = ["AdminUser", "CurrentUser", "KnowledgeDep", "StorageDep", "admin_user", "current_user"]
+__all__ = [
+    "AdminUser",
+    "CurrentPermissions",
+    "CurrentUser",
+    "KnowledgeDep",
+    "StorageDep",
+    "SystemAdminUser",
+    "admin_user",
+    "current_permissions",
+    "current_user",
+    "system_admin_user",
+]
 
 _bearer = HTTPBearer(
     auto_error=False, description="A token from the identity provider (or `app-api dev-token`)."
@@ -62,7 +74,28 @@ async def admin_user(request: Request, user: Annotated[User, Depends(current_use
     return user
 
 
+async def system_admin_user(request: Request, user: Annotated[User, Depends(current_user)]) -> User:
+    """The caller, if one of their roles is a system-administrator role (`CHAT_SYSTEM_ADMIN_ROLES`).
+
+    Raises:
+        PermissionDeniedError: the caller is not a system administrator (403).
+    """
+    if not user.has_any_role(service_state(request).settings.system_admin_roles):
+        raise PermissionDeniedError("This needs a system administrator role.")
+    return user
+
+
+async def current_permissions(
+    request: Request, user: Annotated[User, Depends(current_user)]
+) -> UserPermissions:
+    """What the caller's AppRoles grant (cached catalogue; 503 when the role store cannot be read)."""
+    state = service_state(request)
+    return await state.role_cache.permissions(state.storage.roles, user)
+
+
 StorageDep = Annotated[Storage, Depends(_storage)]
 KnowledgeDep = Annotated[KnowledgeBases, Depends(_knowledge)]
 CurrentUser = Annotated[User, Depends(current_user)]
 AdminUser = Annotated[User, Depends(admin_user)]
+SystemAdminUser = Annotated[User, Depends(system_admin_user)]
+CurrentPermissions = Annotated[UserPermissions, Depends(current_permissions)]

@@ -7,6 +7,7 @@ base app-api ingests into and inference-api searches (one `rag_config()`, hence 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, ClassVar, Literal, Self
@@ -27,7 +28,20 @@ from chat_rag.config import (
 )
 from chat_storage.config import AwsStorageConfig, LocalStorageConfig
 
-__all__ = ["EdgeSettings", "Environment"]
+__all__ = ["ClaimNames", "EdgeSettings", "Environment"]
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimNames:
+    """Which token claims carry the identity (deployments migrating from the original keep their ids)."""
+
+    user_id: str = "sub"
+    """The original system used `http://schemas.boisestate.edu/claims/employeenumber`."""
+    email: str = "email"
+    """`preferred_username` is used when this claim is absent."""
+    name: str = "name"
+    """`given_name` + `family_name` are used when this claim is absent."""
+    roles: str = "roles"
 
 
 class Environment(StrEnum):
@@ -46,7 +60,9 @@ class EdgeSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="CHAT_", env_file=".env", extra="ignore")
 
-    CSV_FIELDS: ClassVar[frozenset[str]] = frozenset({"admin_roles", "cors_origins", "file_allowed_types"})
+    CSV_FIELDS: ClassVar[frozenset[str]] = frozenset(
+        {"admin_roles", "system_admin_roles", "cors_origins", "file_allowed_types", "oidc_redirect_uris"}
+    )
     """Fields read from one comma-separated variable; subclasses add theirs."""
 
     env: Environment = Environment.DEVELOPMENT
@@ -65,10 +81,40 @@ class EdgeSettings(BaseSettings):
     """`dev` (HS256) or `oidc`; unset means `dev` in development and `oidc` in production."""
     dev_jwt_secret: SecretStr | None = None
     oidc_issuer: str | None = None
+    """The provider's issuer; its `/.well-known/openid-configuration` names every other endpoint."""
     oidc_audience: str | None = None
+    """Accepted token audiences, comma-separated (the original accepted `api://{client},{client}`)."""
     oidc_jwks_url: str | None = None
+    """The signing keys' URL; unset means the one the discovery document names."""
     oidc_roles_claim: str = "roles"
+    oidc_user_id_claim: str = "sub"
+    """The claim that identifies a user (the original: `http://schemas.boisestate.edu/claims/employeenumber`)."""
+    oidc_email_claim: str = "email"
+    oidc_name_claim: str = "name"
+    oidc_required_scope: str | None = None
+    """A scope every access token must grant (`scp` or `scope` claim), e.g. the original's `Read`."""
+    oidc_client_id: str | None = None
+    """This application's client id at the provider (sign-in through `/auth/*`)."""
+    oidc_client_secret: SecretStr | None = None
+    """Unset for a public client (PKCE only)."""
+    oidc_scopes: str = "openid profile email offline_access"
+    """Scopes asked for at sign-in (space-separated); add the API scope your provider needs."""
+    oidc_redirect_uris: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["http://localhost:4200/auth/callback", "http://127.0.0.1:4200/auth/callback"]
+    )
+    """Where the provider may send users back after sign-in (exact matches; the first is the default)."""
+    oidc_timeout: float = Field(default=5.0, gt=0, le=60)
+    """Seconds to wait for the identity provider."""
+    oidc_jwks_refresh_seconds: float = Field(default=30.0, ge=0, le=3600)
+    """Least time between two fetches of the signing keys when tokens name an unknown key."""
     admin_roles: Annotated[frozenset[str], NoDecode] = frozenset({"admin"})
+    """JWT roles allowed on `/admin/*` (the original frontend shows admin pages for `Admin`,
+    `SuperAdmin` and `DotNetDevelopers`)."""
+    system_admin_roles: Annotated[frozenset[str], NoDecode] = frozenset({"admin"})
+    """JWT roles allowed to change AppRoles and role grants (the original's `ADMIN_JWT_ROLES`)."""
+    roles_cache_seconds: float = Field(default=30.0, ge=0, le=3600)
+    """How long a service keeps the AppRole catalogue: a change made on one replica is seen by every
+    replica within this time (at once on the replica that made it)."""
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: [
             "http://localhost:4200",
@@ -121,15 +167,24 @@ class EdgeSettings(BaseSettings):
             return self.auth_mode
         return "dev" if self.env is Environment.DEVELOPMENT else "oidc"
 
+    def claim_names(self) -> ClaimNames:
+        """The identity claims, as configured."""
+        return ClaimNames(
+            user_id=self.oidc_user_id_claim,
+            email=self.oidc_email_claim,
+            name=self.oidc_name_claim,
+            roles=self.oidc_roles_claim,
+        )
+
     @model_validator(mode="after")
     def _refuse_unsafe_values(self) -> Self:
+        if self.effective_auth_mode == "oidc" and not (self.oidc_issuer and self.oidc_audience):
+            raise ValueError("CHAT_AUTH_MODE=oidc needs CHAT_OIDC_ISSUER and CHAT_OIDC_AUDIENCE.")
         if self.env is Environment.PRODUCTION:
             if self.effective_auth_mode == "dev":
                 raise ValueError("CHAT_AUTH_MODE=dev is refused when CHAT_ENV=production.")
-            if not (self.oidc_issuer and self.oidc_audience and self.oidc_jwks_url):
-                raise ValueError(
-                    "CHAT_OIDC_ISSUER, CHAT_OIDC_AUDIENCE and CHAT_OIDC_JWKS_URL are required in production."
-                )
+            if not (self.oidc_issuer and self.oidc_audience):
+                raise ValueError("CHAT_OIDC_ISSUER and CHAT_OIDC_AUDIENCE are required in production.")
             if any(origin == "*" for origin in self.cors_origins):
                 raise ValueError("CHAT_CORS_ORIGINS must list origins in production, not '*'.")
         if self.rag_index == "pgvector" and self.rag_pgvector_dsn is None:

@@ -15,6 +15,7 @@ from starlette.requests import Request
 
 from chat_http.auth import TokenVerifier, build_token_verifier
 from chat_http.knowledge import KnowledgeBases
+from chat_http.permissions import RoleCatalogueCache
 from chat_http.secrets import blob_signing_secret
 from chat_http.settings import EdgeSettings
 from chat_storage import Storage, open_storage
@@ -43,6 +44,8 @@ class ServiceState:
     knowledge: KnowledgeBases
     known_users: set[str] = field(default_factory=set)
     """Callers whose profile this process has already recorded (recorded once, not per request)."""
+    role_cache: RoleCatalogueCache = field(default_factory=RoleCatalogueCache)
+    """The AppRole catalogue (services pass one with `ttl=settings.roles_cache_seconds`)."""
 
 
 def lifespan_state(state: ServiceState) -> dict[str, ServiceState]:

@@ -1,6 +1,7 @@
 """Console script: `app-api [--host H] [--port P]` serves the API.
 
-`app-api dev-token` mints a development token; `app-api openapi` prints the OpenAPI document
+`app-api dev-token` mints a development token (HS256 with the development secret, issuer `chat-dev`,
+audience `chat-platform`: a token without both is refused with 401); `app-api openapi` prints the OpenAPI document
 (committed as `services/app-api/openapi.json`); `app-api seed` adds the development model catalogue.
 """
 
@@ -24,7 +25,18 @@ def _parser() -> argparse.ArgumentParser:
     token.add_argument("--user", default="alice", help="user id (sub claim)")
     token.add_argument("--email", default=None, help="email (default <user>@example.com)")
     token.add_argument("--name", default=None, help="display name (default: the user id, capitalised)")
-    token.add_argument("--roles", default="", help="comma-separated roles, e.g. admin")
+    token.add_argument(
+        "--roles",
+        default="",
+        help="comma-separated JWT roles, e.g. admin,Admin (the original frontend's admin pages need Admin)",
+    )
+    token.add_argument(
+        "--claim",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an extra string claim (repeatable), e.g. http://schemas.boisestate.edu/claims/employeenumber=123456789",
+    )
     token.add_argument("--expires-in", type=int, default=12 * 3600, help="lifetime in seconds")
     commands.add_parser("openapi", help="print the OpenAPI document as JSON")
     seed = commands.add_parser("seed", help="add the development model catalogue (keeps existing models)")
@@ -53,6 +65,12 @@ def main(argv: list[str] | None = None) -> None:
         if settings.env is Environment.PRODUCTION:
             sys.exit("dev-token is not available when CHAT_ENV=production.")
         roles = [role.strip() for role in args.roles.split(",") if role.strip()]
+        extra: dict[str, str] = {}
+        for claim in args.claim:
+            name, separator, value = claim.partition("=")
+            if not separator or not name:
+                sys.exit(f"--claim {claim!r}: expected NAME=VALUE.")
+            extra[name] = value
         print(
             mint_dev_token(
                 dev_jwt_secret(settings),
@@ -61,6 +79,7 @@ def main(argv: list[str] | None = None) -> None:
                 name=args.name or args.user.capitalize(),
                 roles=roles,
                 expires_in=args.expires_in,
+                extra_claims=extra,
             )
         )
         return
@@ -74,6 +93,10 @@ def main(argv: list[str] | None = None) -> None:
         result = asyncio.run(seed_storage(settings, provision=args.provision))
         kept = f"; {len(result.kept)} already there, left as they are" if result.kept else ""
         print(f"Model catalogue: added {', '.join(result.created) or 'nothing'}{kept}.")
+        kept_roles = (
+            f"; {len(result.roles_kept)} already there, left as they are" if result.roles_kept else ""
+        )
+        print(f"AppRoles: added {', '.join(result.roles_created) or 'nothing'}{kept_roles}.")
         return
     from app_api.main import create_app
     from chat_http.app import serve

@@ -11,10 +11,27 @@ from fastapi import Depends
 
 from app_api.config import Settings
 from app_api.state import AppState
-from chat_http.dependencies import AdminUser, CurrentUser, KnowledgeDep, StorageDep
+from chat_http.dependencies import (
+    AdminUser,
+    CurrentPermissions,
+    CurrentUser,
+    KnowledgeDep,
+    StorageDep,
+    SystemAdminUser,
+)
 from chat_http.state import state_accessor
 
-__all__ = ["AdminUser", "CurrentUser", "KnowledgeDep", "SettingsDep", "StateDep", "StorageDep", "get_state"]
+__all__ = [
+    "AdminUser",
+    "CurrentPermissions",
+    "CurrentUser",
+    "KnowledgeDep",
+    "SettingsDep",
+    "StateDep",
+    "StorageDep",
+    "SystemAdminUser",
+    "get_state",
+]
 
 
 get_state = state_accessor(AppState)

@@ -18,6 +18,7 @@ from app_api.config import Settings
 from app_api.documents.ingestion import IngestionRunner
 from app_api.documents.reconciler import DocumentReconciler
 from app_api.state import AppState
+from chat_http.permissions import RoleCatalogueCache
 from chat_http.secrets import blob_signing_secret
 from chat_http.state import ServiceState, lifespan_state, open_edge_resources
 
@@ -54,6 +55,7 @@ def lifespan_for(
                     storage=storage,
                     verifier=edge.verifier,
                     knowledge=edge.knowledge,
+                    role_cache=RoleCatalogueCache(ttl=settings.roles_cache_seconds),
                     blob_secret=blob_signing_secret(settings),
                     upload_policy=settings.upload_policy(),
                     ingestion=ingestion,

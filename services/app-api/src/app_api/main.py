@@ -17,6 +17,7 @@ from app_api.health.router import router as health_router
 from app_api.lifespan import lifespan_for
 from app_api.managed_models.router import admin_router as admin_models_router
 from app_api.managed_models.router import router as models_router
+from app_api.roles.router import router as roles_router
 from app_api.sessions.router import router as sessions_router
 from app_api.users.router import router as users_router
 from chat_http.app import create_service_app
@@ -41,6 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         sessions_router,
         models_router,
         admin_models_router,
+        roles_router,
         assistants_router,
         documents_router,
         files_router,

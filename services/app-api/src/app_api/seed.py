@@ -12,11 +12,12 @@ from dataclasses import dataclass, field
 
 from app_api.config import Settings
 from chat_core.managed_models import EVERYONE, ManagedModel, ManagedModelCreate, ModelProvider
-from chat_core.ports import ManagedModelRepository
+from chat_core.ports import AppRoleRepository, ManagedModelRepository
+from chat_core.roles import DEFAULT_ROLE_ID, SYSTEM_ADMIN_ROLE_ID, WILDCARD, AppRole, EffectivePermissions
 from chat_http.secrets import blob_signing_secret
 from chat_storage import AwsStorageConfig, open_storage
 
-__all__ = ["SEED_MODELS", "SeedResult", "seed_catalogue", "seed_storage"]
+__all__ = ["SEED_MODELS", "SeedResult", "seed_catalogue", "seed_roles", "seed_storage", "system_roles"]
 
 _MODALITIES = ["text", "image", "document"]
 
@@ -75,6 +76,52 @@ class SeedResult:
 
     created: list[str] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)
+    roles_created: list[str] = field(default_factory=list)
+    roles_kept: list[str] = field(default_factory=list)
+
+
+def system_roles(settings: Settings) -> tuple[AppRole, ...]:
+    """`system_admin` (every tool and model; mapped from `CHAT_SYSTEM_ADMIN_ROLES`) and `default`.
+
+    `default` applies to callers whose JWT roles map to no role: it grants nothing by itself (models
+    granted to `*` and public tools stay usable by everyone) and names the basic quota tier.
+    """
+    return (
+        AppRole(
+            role_id=SYSTEM_ADMIN_ROLE_ID,
+            display_name="System administrator",
+            description="Every tool and every model.",
+            jwt_role_mappings=sorted(settings.system_admin_roles),
+            granted_tools=[WILDCARD],
+            granted_models=[WILDCARD],
+            effective_permissions=EffectivePermissions(tools=[WILDCARD], models=[WILDCARD]),
+            priority=1000,
+            is_system_role=True,
+        ),
+        AppRole(
+            role_id=DEFAULT_ROLE_ID,
+            display_name="Default",
+            description="Anyone whose identity-provider roles map to no other role.",
+            quota_tier="tier_basic",
+            effective_permissions=EffectivePermissions(quota_tier="tier_basic"),
+            is_system_role=True,
+        ),
+    )
+
+
+async def seed_roles(roles: AppRoleRepository, entries: tuple[AppRole, ...], result: SeedResult) -> None:
+    """Add each system role that is missing; never change one that exists.
+
+    Raises:
+        ConflictError: another process added the same role between the check and the write.
+        UnavailableError: the role store cannot be reached (the command fails; nothing is skipped).
+    """
+    for role in entries:
+        if await roles.get(role.role_id) is not None:
+            result.roles_kept.append(role.role_id)
+            continue
+        await roles.create(role)
+        result.roles_created.append(role.role_id)
 
 
 async def seed_catalogue(
@@ -109,4 +156,6 @@ async def seed_storage(settings: Settings, *, provision: bool = False) -> SeedRe
 
         await provision_aws(config)
     async with open_storage(config) as storage:
-        return await seed_catalogue(storage.managed_models)
+        result = await seed_catalogue(storage.managed_models)
+        await seed_roles(storage.roles, system_roles(settings), result)
+        return result

@@ -7,6 +7,7 @@ from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontext
 
 from fastapi import FastAPI
 
+from chat_http.permissions import RoleCatalogueCache
 from chat_http.state import ServiceState, lifespan_state, open_edge_resources
 from inference_api.chat.service import ChatServices
 from inference_api.chat.turns import TurnPolicy, TurnRunner
@@ -64,6 +65,7 @@ def lifespan_for(
                     storage=storage,
                     verifier=edge.verifier,
                     knowledge=edge.knowledge,
+                    role_cache=RoleCatalogueCache(ttl=settings.roles_cache_seconds),
                     chat=chat,
                 )
             )

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
 
-from app_api.dependencies import AdminUser, CurrentUser, StorageDep
+from app_api.dependencies import AdminUser, CurrentPermissions, StorageDep, SystemAdminUser
 from app_api.managed_models import service
 from app_api.managed_models.schemas import ManagedModelPage
+from app_api.roles import service as roles_service
 from chat_core.managed_models import ManagedModel, ManagedModelCreate, ManagedModelUpdate
 from chat_http.errors import error_responses
 
@@ -17,9 +18,9 @@ admin_router = APIRouter(prefix="/admin/managed-models", tags=["admin"], respons
 
 
 @router.get("/models", response_model=ManagedModelPage)
-async def read_usable_models(user: CurrentUser, storage: StorageDep) -> ManagedModelPage:
-    """The enabled models the caller's roles may use."""
-    return ManagedModelPage.of(await service.list_usable_models(storage.managed_models, user))
+async def read_usable_models(permissions: CurrentPermissions, storage: StorageDep) -> ManagedModelPage:
+    """The enabled models the caller's AppRoles grant."""
+    return ManagedModelPage.of(await service.list_usable_models(storage.managed_models, permissions))
 
 
 @admin_router.get("", response_model=ManagedModelPage)
@@ -62,3 +63,13 @@ async def delete_managed_model(model_uuid: str, admin: AdminUser, storage: Stora
     """Admin: remove a model."""
     await service.delete_model(storage.managed_models, model_uuid)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@admin_router.post("/{model_uuid}/sync-roles", response_model=ManagedModel, responses=error_responses(404))
+async def sync_managed_model_roles(
+    model_uuid: str, admin: SystemAdminUser, storage: StorageDep
+) -> ManagedModel:
+    """System admin: set `allowedAppRoles` to the AppRoles that grant this model."""
+    return await roles_service.sync_model_roles(
+        storage.roles, storage.managed_models, service.checked_id(model_uuid)
+    )

@@ -1,0 +1,1 @@
+"""AppRoles: administrators map identity-provider roles to the tools and models they grant."""
