@@ -28,7 +28,7 @@ FAST_TESTS = {
 }
 # Plugin autoload would import every pytest plugin of the test tools (seconds per run); load the two in use.
 PYTEST = ["-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", "-m", "not slow and not aws"]
-PYTEST += ["-p", "pytest_asyncio.plugin", "-p", "_hypothesis_pytestplugin"]
+PYTEST += ["-p", "pytest_asyncio.plugin", "-p", "_hypothesis_pytestplugin", "-p", "anyio.pytest_plugin"]
 
 
 @pytest.mark.parametrize("library", LIBRARIES)
