@@ -12,7 +12,7 @@ RUN := $(UV) run --frozen
 SRC_DIRS := packages/chat-core/src packages/chat-storage/src packages/chat-rag/src packages/chat-http/src services/app-api/src services/inference-api/src
 PYTEST_ARGS ?=
 
-.PHONY: help uv sync test lint fmt typecheck pytest bench dev demo moto error-doc clean
+.PHONY: help uv sync test lint fmt typecheck pytest bench dev demo moto oidc error-doc clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -66,6 +66,10 @@ moto: sync ## A moto server (DynamoDB + S3) on 127.0.0.1, port MOTO_PORT (5000),
 	@echo "Then, in other terminals: CHAT_STORAGE=aws CHAT_AWS_ENDPOINT_URL=http://127.0.0.1:$(MOTO_PORT) make dev"
 	@echo "                          make demo"
 	$(RUN) python scripts/local_aws.py --port $(MOTO_PORT)
+
+OIDC_PORT ?= 9400
+oidc: sync ## A development OpenID provider on 127.0.0.1:OIDC_PORT (9400) for sign-in through /auth/*; prints how to start make dev against it
+	$(RUN) python scripts/oidc_provider.py --port $(OIDC_PORT)
 
 error-doc: sync ## Regenerate docs/error-handling.md from the justified suppressions
 	$(RUN) python tests/architecture/rules.py > docs/error-handling.md

@@ -11,8 +11,10 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 
+import httpx
 from fastapi import FastAPI
 
+from app_api.auth.service import SignIn
 from app_api.chat.titles import open_title_model
 from app_api.config import Settings
 from app_api.documents.ingestion import IngestionRunner
@@ -49,6 +51,9 @@ def lifespan_for(
             reconciling = asyncio.create_task(reconciler.run(), name="document reconciler")
             stack.push_async_callback(_cancel, reconciling)
             title_model = await stack.enter_async_context(open_title_model(settings))
+            sign_in_http = await stack.enter_async_context(
+                httpx.AsyncClient(timeout=settings.oidc_timeout, follow_redirects=False)
+            )
             yield lifespan_state(
                 AppState(
                     settings=settings,
@@ -60,6 +65,7 @@ def lifespan_for(
                     upload_policy=settings.upload_policy(),
                     ingestion=ingestion,
                     title_model=title_model,
+                    sign_in=SignIn.from_settings(settings, sign_in_http),
                 )
             )
 

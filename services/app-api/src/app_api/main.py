@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from app_api import __version__
 from app_api.assistants.router import router as assistants_router
+from app_api.auth.router import router as auth_router
 from app_api.blobs.router import router as blobs_router
 from app_api.chat.router import router as chat_router
 from app_api.config import Settings, get_settings
@@ -39,6 +40,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     for router in (
         health_router,
+        auth_router,
         sessions_router,
         models_router,
         admin_models_router,

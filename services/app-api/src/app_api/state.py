@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from app_api.auth.service import SignIn
 from app_api.chat.titles import TitleModel
 from app_api.config import Settings
 from app_api.documents.ingestion import IngestionRunner
@@ -23,3 +24,5 @@ class AppState(ServiceState):
     upload_policy: UploadPolicy
     ingestion: IngestionRunner
     title_model: TitleModel | None
+    sign_in: SignIn | None = None
+    """The identity provider for `/auth/*` (`None` when sign-in is not configured)."""
