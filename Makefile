@@ -9,7 +9,7 @@ TOOLS := $(CURDIR)/.tools
 export PATH := $(TOOLS)/bin:$(PATH)
 UV := $(or $(shell command -v uv 2>/dev/null),$(TOOLS)/bin/uv)
 RUN := $(UV) run --frozen
-SRC_DIRS := packages/chat-core/src packages/chat-storage/src packages/chat-rag/src packages/chat-http/src services/app-api/src services/inference-api/src
+SRC_DIRS := packages/chat-core/src packages/chat-storage/src packages/chat-rag/src packages/chat-http/src packages/chat-agent/src services/app-api/src services/inference-api/src
 PYTEST_ARGS ?=
 
 .PHONY: help uv sync test lint fmt typecheck pytest bench dev demo moto oidc error-doc clean

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-DOMAIN_LIBRARIES = ("chat_core", "chat_storage", "chat_rag")
+DOMAIN_LIBRARIES = ("chat_core", "chat_storage", "chat_rag", "chat_agent")
 EDGE_LIBRARY = "chat_http"
 SERVICES = ("app_api", "inference_api")
 INTERNAL = (*DOMAIN_LIBRARIES, EDGE_LIBRARY, *SERVICES)
@@ -23,9 +23,10 @@ ALLOWED_INTERNAL: dict[str, set[str]] = {
     "chat_core": set(),
     "chat_storage": {"chat_core"},
     "chat_rag": {"chat_core"},
-    "chat_http": {"chat_core", "chat_storage", "chat_rag"},
-    "app_api": {"chat_core", "chat_storage", "chat_rag", "chat_http"},
-    "inference_api": {"chat_core", "chat_storage", "chat_rag", "chat_http"},
+    "chat_agent": {"chat_core"},
+    "chat_http": {"chat_core", "chat_storage", "chat_rag", "chat_agent"},
+    "app_api": {"chat_core", "chat_storage", "chat_rag", "chat_agent", "chat_http"},
+    "inference_api": {"chat_core", "chat_storage", "chat_rag", "chat_agent", "chat_http"},
 }
 # chat_core is pure: pydantic (and pyjwt in chat_core.auth) besides the standard library, minus its I/O parts.
 CORE_THIRD_PARTY = {"pydantic", "pydantic_core", "typing_extensions"}

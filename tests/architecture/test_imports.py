@@ -12,6 +12,7 @@ def test_every_member_is_checked() -> None:
         "chat_storage",
         "chat_rag",
         "chat_http",
+        "chat_agent",
         "app_api",
         "inference_api",
     }
@@ -80,6 +81,13 @@ class TestRulesCatchViolations:
         assert [v.rule for v in import_violations("chat_storage", tmp_path / "chat_storage")] == [
             "chat_storage must not import chat_http",
             "library chat_storage must not import starlette",
+        ]
+
+    def test_the_turn_machinery_stays_below_storage_and_the_web(self, tmp_path: Path) -> None:
+        write(tmp_path / "chat_agent" / "x.py", "import chat_storage\nimport fastapi\nimport strands\n")
+        assert [v.rule for v in import_violations("chat_agent", tmp_path / "chat_agent")] == [
+            "chat_agent must not import chat_storage",
+            "library chat_agent must not import fastapi",
         ]
 
     def test_edge_importing_a_service(self, tmp_path: Path) -> None:

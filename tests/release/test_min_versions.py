@@ -25,6 +25,7 @@ FAST_TESTS = {
     ],
     "chat-rag": ["tests/test_chunking.py", "tests/test_parsing.py"],
     "chat-http": ["tests/test_settings.py", "tests/test_edge.py"],
+    "chat-agent": ["tests/test_tools.py", "tests/test_streaming_errors.py"],
 }
 # Plugin autoload would import every pytest plugin of the test tools (seconds per run); load the two in use.
 PYTEST = ["-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", "-m", "not slow and not aws"]

@@ -16,11 +16,11 @@ import pytest_asyncio
 from fastapi import FastAPI
 from pydantic import BaseModel, SecretStr
 
-from chat_core.errors import ChatError, ErrorCode, RateLimitError, UnavailableError
+from chat_core.errors import ChatError, ErrorCode, RateLimitError
 from chat_http.app import create_service_app
 from chat_http.auth import mint_dev_token
 from chat_http.dependencies import AdminUser, CurrentUser
-from chat_http.errors import STATUS_BY_CODE, stream_error_event
+from chat_http.errors import STATUS_BY_CODE
 from chat_http.settings import EdgeSettings
 from chat_http.state import ServiceState, lifespan_state, open_edge_resources
 
@@ -223,16 +223,3 @@ class TestCaller:
         assert (refused.status_code, refused.json()["error"]["code"]) == (403, "forbidden")
         allowed = await client.get("/admin", headers=token("ada", roles=["admin"]))
         assert allowed.json() == {"userId": "ada"}
-
-
-class TestStreamError:
-    def test_the_event_carries_the_code_message_and_retry_hint(self) -> None:
-        event = stream_error_event(UnavailableError("Storage is down.", retry_after=3), session_id="s-1")
-        assert event == {
-            "type": "stream_error",
-            "code": "service_unavailable",
-            "message": "Storage is down.",
-            "recoverable": True,
-            "metadata": {"session_id": "s-1", "requestId": None},
-            "retry_after": 3,
-        }

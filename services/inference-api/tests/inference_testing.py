@@ -23,12 +23,12 @@ import uvicorn
 from fastapi import FastAPI
 from strands.models import Model
 
+from chat_agent.models.base import ModelRequest
 from chat_core.managed_models import ManagedModel, ModelProvider
 from chat_http.secrets import BLOB_SIGNING_KEY_FILE
 from chat_storage import Storage, open_storage
 from chat_storage.secrets import load_or_create_secret
 from inference_api.config import Settings
-from inference_api.models.base import ModelRequest
 
 Item = dict[str, Any] | BaseException | float
 """A stream event to yield, an exception to raise, or seconds to pause."""

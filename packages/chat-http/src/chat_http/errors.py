@@ -1,8 +1,8 @@
 """The one place where errors become HTTP responses with the documented error body.
 
 `{"error": {"code", "message", "detail", "field", "requestId"}}`; unexpected exceptions become a
-generic `internal_error` with nothing of their text, stack or SQL. A failure after a stream started
-becomes the `stream_error` event, with the same code and message.
+generic `internal_error` with nothing of their text, stack or SQL. (A failure after a stream started
+is the `stream_error` event of `chat_agent.streaming`, with the same code and message.)
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ __all__ = [
     "error_response",
     "error_responses",
     "internal_error_response",
-    "stream_error_event",
 ]
 
 logger = logging.getLogger(__name__)
@@ -132,30 +131,13 @@ def _retry_after(exc: ChatError) -> int | None:
     return None
 
 
-def stream_error_event(exc: ChatError, *, session_id: str) -> dict[str, Any]:
-    """The `stream_error` event for a failure after the stream started (its status is already sent).
-
-    The same code and safe message the error body would carry, plus whether retrying may help.
-    """
-    event: dict[str, Any] = {
-        "type": "stream_error",
-        "code": exc.code.value,
-        "message": exc.message,
-        "recoverable": exc.recoverable,
-        "metadata": {"session_id": session_id, "requestId": request_id_var.get()},
-    }
-    if (retry_after := _retry_after(exc)) is not None:
-        event["retry_after"] = retry_after
-    return event
-
-
 async def _handle_chat_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ChatError)
     status_code = STATUS_BY_CODE[exc.code]
     if status_code >= 500:
         logger.error("request failed: %s", exc.code.value, exc_info=exc)
-    retry_after = _retry_after(exc)
-    headers = None if retry_after is None else {"Retry-After": str(retry_after)}
+    wait = _retry_after(exc)
+    headers = None if wait is None else {"Retry-After": str(wait)}
     return error_response(
         status_code, exc.code, exc.message, detail=exc.detail, field=exc.field, headers=headers
     )

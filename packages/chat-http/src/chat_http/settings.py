@@ -15,6 +15,8 @@ from typing import Annotated, ClassVar, Literal, Self
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from chat_agent.config import ProviderConfig
+from chat_agent.prompts import DEFAULT_SYSTEM_PROMPT
 from chat_core.files import DEFAULT_ALLOWED_TYPES, UploadPolicy
 from chat_rag.config import (
     BedrockEmbedderConfig,
@@ -138,6 +140,22 @@ class EdgeSettings(BaseSettings):
     file_allowed_types: Annotated[frozenset[str], NoDecode] = DEFAULT_ALLOWED_TYPES
     """MIME types accepted for chat attachments (comma-separated)."""
 
+    # Model providers: inference-api runs turns, app-api runs an assistant's test chat.
+    system_prompt: str = DEFAULT_SYSTEM_PROMPT
+    """The default system prompt (a request's `system_prompt` replaces it)."""
+    openai_base_url: str | None = None
+    """Base URL of the OpenAI-compatible endpoint (vLLM, Ollama, llama.cpp: `http://host:port/v1`);
+    unset means OpenAI itself."""
+    openai_api_key: SecretStr | None = None
+    bedrock_endpoint_url: str | None = None
+    """Override of the Bedrock Runtime endpoint (VPC endpoints, test servers); unset means AWS."""
+    model_connect_timeout: float = Field(default=5.0, gt=0)
+    model_read_timeout: float = Field(default=120.0, gt=0)
+    model_max_attempts: int = Field(default=4, ge=1, le=10)
+    """Model calls per cycle when the provider throttles (strands `ModelRetryStrategy`)."""
+    model_retry_delay: int = Field(default=2, ge=0, le=60)
+    """Seconds before the first retry of a throttled model call; doubles after each retry."""
+
     # Assistant knowledge (chat-rag): app-api ingests into the index inference-api searches.
     rag_embedder: Literal["local", "bedrock", "openai"] = "local"
     rag_index: Literal["sqlite", "pgvector"] = "sqlite"
@@ -232,6 +250,18 @@ class EdgeSettings(BaseSettings):
             index = SqliteIndexConfig(data_dir=self.data_dir)
         return RagConfig(
             embedder=embedder, index=index, top_k=self.rag_top_k, max_file_bytes=self.document_max_bytes
+        )
+
+    def provider_config(self) -> ProviderConfig:
+        """How the turn machinery (chat-agent) reaches the model providers."""
+        return ProviderConfig(
+            aws_region=self.aws_region,
+            bedrock_endpoint_url=self.bedrock_endpoint_url,
+            openai_base_url=self.openai_base_url,
+            openai_api_key=self.openai_api_key,
+            connect_timeout=self.model_connect_timeout,
+            read_timeout=self.model_read_timeout,
+            allow_offline=self.env is Environment.DEVELOPMENT,
         )
 
     def storage_config(self, blob_secret: str) -> LocalStorageConfig | AwsStorageConfig:

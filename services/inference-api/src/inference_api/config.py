@@ -4,16 +4,11 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, field_validator
 
 from chat_http.settings import EdgeSettings, Environment
 
-__all__ = ["DEFAULT_SYSTEM_PROMPT", "Environment", "Settings", "get_settings"]
-
-DEFAULT_SYSTEM_PROMPT = (
-    "You are a helpful assistant. Answer clearly and accurately; say so when you do not know. "
-    "Use the tools you are given when they help, and format answers in Markdown."
-)
+__all__ = ["Environment", "Settings", "get_settings"]
 
 
 class Settings(EdgeSettings):
@@ -23,20 +18,6 @@ class Settings(EdgeSettings):
     default_model_id: str = "offline-extractive"
     """The managed model's `modelId` used when a request names none."""
     default_temperature: float = Field(default=0.7, ge=0, le=1)
-    system_prompt: str = DEFAULT_SYSTEM_PROMPT
-    """The default system prompt (a request's `system_prompt` replaces it)."""
-    openai_base_url: str | None = None
-    """Base URL of the OpenAI-compatible endpoint (vLLM, Ollama, llama.cpp: `http://host:port/v1`);
-    unset means OpenAI itself."""
-    openai_api_key: SecretStr | None = None
-    bedrock_endpoint_url: str | None = None
-    """Override of the Bedrock Runtime endpoint (VPC endpoints, test servers); unset means AWS."""
-    model_connect_timeout: float = Field(default=5.0, gt=0)
-    model_read_timeout: float = Field(default=120.0, gt=0)
-    model_max_attempts: int = Field(default=4, ge=1, le=10)
-    """Model calls per cycle when the provider throttles (strands `ModelRetryStrategy`)."""
-    model_retry_delay: int = Field(default=2, ge=0, le=60)
-    """Seconds before the first retry of a throttled model call; doubles after each retry."""
 
     # Requests
     max_message_chars: int = Field(default=100_000, ge=1)
@@ -64,7 +45,7 @@ class Settings(EdgeSettings):
     @field_validator("tool_roles")
     @classmethod
     def _known_tools(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
-        from inference_api.tools.builtin import BUILTIN_TOOL_NAMES
+        from chat_agent.tools.builtin import BUILTIN_TOOL_NAMES
 
         unknown = sorted({name for names in value.values() for name in names} - BUILTIN_TOOL_NAMES)
         if unknown:

@@ -7,15 +7,15 @@ from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontext
 
 from fastapi import FastAPI
 
+from chat_agent.models.base import ModelFactory
+from chat_agent.models.providers import ProviderModels
+from chat_agent.tools.registry import ToolRegistry
+from chat_agent.turns import TurnPolicy, TurnRunner
 from chat_http.permissions import RoleCatalogueCache
 from chat_http.state import ServiceState, lifespan_state, open_edge_resources
 from inference_api.chat.service import ChatServices
-from inference_api.chat.turns import TurnPolicy, TurnRunner
 from inference_api.config import Settings
-from inference_api.models.base import ModelFactory
-from inference_api.models.providers import ProviderModels
 from inference_api.state import AppState
-from inference_api.tools.registry import ToolRegistry
 
 __all__ = ["lifespan_for"]
 
@@ -35,13 +35,12 @@ def lifespan_for(
             storage = edge.storage
             models: ModelFactory
             if model_factory is None:
-                providers = ProviderModels(settings)
+                providers = ProviderModels(settings.provider_config())
                 stack.push_async_callback(providers.aclose)
                 models = providers
             else:
                 models = model_factory
             turns = TurnRunner(
-                storage,
                 TurnPolicy(
                     max_attempts=settings.model_max_attempts,
                     initial_delay=settings.model_retry_delay,

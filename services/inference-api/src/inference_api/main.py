@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from chat_agent.models.base import ModelFactory
 from chat_http.app import create_service_app
 from inference_api import __version__
 from inference_api.chat.router import router as chat_router
 from inference_api.config import Settings, get_settings
 from inference_api.lifespan import lifespan_for
-from inference_api.models.base import ModelFactory
 from inference_api.ping.router import router as ping_router
 
 __all__ = ["create_app"]

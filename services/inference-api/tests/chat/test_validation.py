@@ -11,12 +11,12 @@ import pytest
 from inference_testing import SCRIPTED_MODEL_ID, Service, managed_model, post_turn
 from pydantic import SecretStr
 
+from chat_agent.models import Grounding, ModelRequest, ProviderModels
 from chat_core.errors import BadRequestError
 from chat_core.ids import SessionId, UserId
 from chat_core.managed_models import ModelProvider
 from chat_http.auth import mint_dev_token
 from inference_api.config import Environment, Settings
-from inference_api.models import Grounding, ModelRequest, ProviderModels
 
 Headers = Callable[..., dict[str, str]]
 
@@ -170,7 +170,7 @@ class TestModelAccess:
             managed_model(), temperature=0.5, max_tokens=None, caching=False, grounding=Grounding("q")
         )
         with pytest.raises(BadRequestError, match="not available in production"):
-            ProviderModels(settings)(request)
+            ProviderModels(settings.provider_config())(request)
 
 
 class TestTools:

@@ -8,6 +8,8 @@ import httpx
 import pytest
 from inference_testing import managed_model, post_turn, serve_app, storage_for, validate_events
 
+from chat_agent.models import AttachmentText, Grounding, OfflineExtractiveModel, Passage
+from chat_agent.models.offline import compose_answer
 from chat_core.assistants import Assistant, Visibility
 from chat_core.documents import Document, DocumentStatus
 from chat_core.files import FileUpload
@@ -15,8 +17,6 @@ from chat_core.ids import AssistantId, DocumentId, SessionId, UploadId, UserId
 from chat_rag import open_knowledge_base
 from inference_api.config import Settings
 from inference_api.main import create_app
-from inference_api.models import AttachmentText, Grounding, OfflineExtractiveModel, Passage
-from inference_api.models.offline import compose_answer
 
 Headers = Callable[..., dict[str, str]]
 ALICE = UserId("alice")

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any, Final
 
+from chat_agent.models.base import AttachmentText
 from chat_core.errors import InvalidInputError
 from chat_core.files import UploadPolicy, sanitize_document_name
 from chat_core.identity import User
@@ -24,7 +25,6 @@ from chat_core.messages import Attachment, ContentBlock
 from chat_rag.parsing import SUPPORTED_EXTENSIONS, parse_document
 from chat_storage import FileSources, resolve_files
 from inference_api.chat.schemas import FileContent
-from inference_api.models.base import AttachmentText
 
 __all__ = ["ResolvedAttachment", "attachment_texts", "document_names", "resolve_attachments"]
 

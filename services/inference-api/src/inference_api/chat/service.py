@@ -12,6 +12,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from chat_agent.history import load_history, to_strands_messages
+from chat_agent.models.base import Grounding, ModelFactory, ModelRequest, Passage
+from chat_agent.prompts import system_prompt
+from chat_agent.tools.registry import ToolRegistry
+from chat_agent.turns import PreparedTurn, StorageTurnStore, TurnRunner
 from chat_core.assistants import Assistant, AssistantAccess, assistant_access, require_use
 from chat_core.errors import (
     BadRequestError,
@@ -34,16 +39,10 @@ from inference_api.chat.attachments import (
     document_names,
     resolve_attachments,
 )
-from inference_api.chat.history import load_history, to_strands_messages
 from inference_api.chat.schemas import InvocationRequest
-from inference_api.chat.turns import PreparedTurn, TurnRunner
 from inference_api.config import Settings
-from inference_api.models.base import Grounding, ModelFactory, ModelRequest, Passage
-from inference_api.tools.registry import ToolRegistry
 
 __all__ = ["ChatServices", "prepare_turn", "start_chat"]
-
-_INSTRUCTIONS_HEADING = "## Assistant-Specific Instructions"
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,13 +144,6 @@ async def _bind_assistant(
     return assistant
 
 
-def _system_prompt(settings: Settings, custom: str | None, assistant: Assistant | None) -> str:
-    prompt = f"{custom or settings.system_prompt}\n\nCurrent date: {datetime.now(UTC).date().isoformat()}"
-    if assistant is not None and assistant.instructions.strip():
-        prompt += f"\n\n{_INSTRUCTIONS_HEADING}\n\n{assistant.instructions.strip()}"
-    return prompt
-
-
 async def _search_knowledge(
     services: ChatServices, assistant: Assistant | None, question: str
 ) -> list[SearchHit]:
@@ -246,7 +238,11 @@ async def prepare_turn(
         session_id=session_id,
         managed_model=managed,
         model=model,
-        system_prompt=_system_prompt(settings, body.system_prompt, assistant),
+        system_prompt=system_prompt(
+            body.system_prompt or settings.system_prompt,
+            today=datetime.now(UTC).date(),
+            instructions=assistant.instructions if assistant is not None else None,
+        ),
         prompt=_prompt_blocks(text, attachments),
         history=to_strands_messages(history),
         tools=tools,
@@ -265,4 +261,7 @@ async def start_chat(
 ) -> AsyncIterator[bytes]:
     """Prepare the turn, start it, and return its SSE frames once the first event exists."""
     turn = await prepare_turn(services, user, body, started=started)
-    return await services.turns.start(turn)
+    storage = services.storage
+    return await services.turns.start(
+        turn, StorageTurnStore(storage.sessions, storage.messages, storage.costs)
+    )

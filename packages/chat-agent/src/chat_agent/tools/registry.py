@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
+from chat_agent.tools.builtin import calculator, current_time
 from chat_core.errors import InvalidInputError, PermissionDeniedError
 from chat_core.identity import User
-from inference_api.tools.builtin import calculator, current_time
 
 __all__ = ["EVERYONE", "ToolRegistry"]
 

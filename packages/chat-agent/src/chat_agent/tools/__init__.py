@@ -1,5 +1,5 @@
 """Tools the model may call, filtered by the caller's roles."""
 
-from inference_api.tools.registry import ToolRegistry
+from chat_agent.tools.registry import ToolRegistry
 
 __all__ = ["ToolRegistry"]

@@ -1,9 +1,9 @@
 """Model providers of a turn: Bedrock, OpenAI-compatible endpoints and the offline extractive model."""
 
-from inference_api.models.base import AttachmentText, Grounding, ModelFactory, ModelRequest, Passage
-from inference_api.models.errors import as_chat_error
-from inference_api.models.offline import OfflineExtractiveModel
-from inference_api.models.providers import ProviderModels
+from chat_agent.models.base import AttachmentText, Grounding, ModelFactory, ModelRequest, Passage
+from chat_agent.models.errors import as_chat_error
+from chat_agent.models.offline import OfflineExtractiveModel
+from chat_agent.models.providers import ProviderModels
 
 __all__ = [
     "AttachmentText",

@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING, Any
 
 from strands.models import Model
 
+from chat_agent.config import ProviderConfig
+from chat_agent.models.base import ModelRequest
+from chat_agent.models.offline import OfflineExtractiveModel
 from chat_core.errors import BadRequestError
 from chat_core.managed_models import ModelProvider
-from inference_api.config import Environment, Settings
-from inference_api.models.base import ModelRequest
-from inference_api.models.offline import OfflineExtractiveModel
 
 if TYPE_CHECKING:
     import boto3
@@ -26,8 +26,8 @@ __all__ = ["ProviderModels"]
 class ProviderModels:
     """The default `ModelFactory`: picks the provider stored on the managed model, never guesses it."""
 
-    def __init__(self, settings: Settings) -> None:
-        self._settings = settings
+    def __init__(self, config: ProviderConfig) -> None:
+        self._config = config
         self._boto_session: boto3.Session | None = None
         self._openai: openai.AsyncOpenAI | None = None
 
@@ -44,7 +44,7 @@ class ProviderModels:
             case ModelProvider.OPENAI:
                 return self._openai_model(request)
             case ModelProvider.OFFLINE:
-                if self._settings.env is Environment.PRODUCTION:
+                if not self._config.allow_offline:
                     raise BadRequestError("The offline model is not available in production.")
                 return OfflineExtractiveModel(model_id=managed.model_id, grounding=request.grounding)
 
@@ -55,7 +55,7 @@ class ProviderModels:
         from strands.models.model import CacheConfig
 
         if self._boto_session is None:  # credentials come from the standard AWS chain
-            self._boto_session = boto3.Session(region_name=self._settings.aws_region)
+            self._boto_session = boto3.Session(region_name=self._config.aws_region)
         options: dict[str, Any] = {
             "model_id": request.managed_model.model_id,
             "temperature": request.temperature,
@@ -67,10 +67,10 @@ class ProviderModels:
             options["cache_config"] = CacheConfig(strategy="auto")
         return BedrockModel(
             boto_session=self._boto_session,
-            endpoint_url=self._settings.bedrock_endpoint_url,
+            endpoint_url=self._config.bedrock_endpoint_url,
             boto_client_config=Config(
-                connect_timeout=self._settings.model_connect_timeout,
-                read_timeout=self._settings.model_read_timeout,
+                connect_timeout=self._config.connect_timeout,
+                read_timeout=self._config.read_timeout,
                 retries={"total_max_attempts": 1, "mode": "standard"},  # strands retries throttling itself
             ),
             **options,
@@ -81,13 +81,11 @@ class ProviderModels:
         from strands.models.openai import OpenAIModel
 
         if self._openai is None:
-            key = self._settings.openai_api_key
+            key = self._config.openai_api_key
             self._openai = openai.AsyncOpenAI(
-                base_url=self._settings.openai_base_url,
+                base_url=self._config.openai_base_url,
                 api_key=key.get_secret_value() if key else "not-needed",
-                timeout=openai.Timeout(
-                    self._settings.model_read_timeout, connect=self._settings.model_connect_timeout
-                ),
+                timeout=openai.Timeout(self._config.read_timeout, connect=self._config.connect_timeout),
                 max_retries=0,  # strands retries throttling itself
             )
         params: dict[str, Any] = {"temperature": request.temperature}

@@ -13,9 +13,11 @@ from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from chat_core.costs import TokenUsage
+from chat_core.errors import ChatError, RateLimitError, UnavailableError
+from chat_core.logs import request_id_var
 from chat_core.messages import ContentBlock, ToolResult, ToolUse
 
-__all__ = ["SseEvent", "StreamTranslator", "encode_event", "json_safe"]
+__all__ = ["SseEvent", "StreamTranslator", "encode_event", "json_safe", "stream_error_event"]
 
 SseEvent = tuple[str, dict[str, Any]]
 """An event name and its JSON payload."""
@@ -256,3 +258,20 @@ class StreamTranslator:
                         )
                     )
         return blocks
+
+
+def stream_error_event(exc: ChatError, *, session_id: str) -> dict[str, Any]:
+    """The `stream_error` event for a failure after the stream started (its status is already sent).
+
+    The same code and safe message the error body would carry, plus whether retrying may help.
+    """
+    event: dict[str, Any] = {
+        "type": "stream_error",
+        "code": exc.code.value,
+        "message": exc.message,
+        "recoverable": exc.recoverable,
+        "metadata": {"session_id": session_id, "requestId": request_id_var.get()},
+    }
+    if isinstance(exc, UnavailableError | RateLimitError) and exc.retry_after is not None:
+        event["retry_after"] = exc.retry_after
+    return event

@@ -6,11 +6,11 @@ from datetime import datetime
 
 import pytest
 
+from chat_agent.tools.builtin import current_time, evaluate
+from chat_agent.tools.registry import ToolRegistry
 from chat_core.errors import InvalidInputError, PermissionDeniedError
 from chat_core.identity import User
 from chat_core.ids import UserId
-from inference_api.tools.builtin import current_time, evaluate
-from inference_api.tools.registry import ToolRegistry
 
 
 class TestEvaluate:

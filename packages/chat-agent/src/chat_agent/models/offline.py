@@ -20,8 +20,8 @@ from typing import Any, Final, TypeVar
 from pydantic import BaseModel
 from strands.models import Model
 
+from chat_agent.models.base import Grounding
 from chat_core.errors import ModelError
-from inference_api.models.base import Grounding
 
 __all__ = ["OfflineExtractiveModel", "compose_answer", "estimate_tokens"]
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from chat_agent.history import to_strands_messages
 from chat_core.ids import MessageId
 from chat_core.messages import Attachment, ContentBlock, Message, MessageStatus, ToolResult, ToolUse
-from inference_api.chat.history import to_strands_messages
 
 
 def message(

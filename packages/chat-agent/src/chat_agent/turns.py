@@ -1,8 +1,9 @@
 """Running a prepared turn in its own task, decoupled from the HTTP response that streams it.
 
-The task runs the agent, stores the turn and feeds protocol events into a queue; the response only
-reads that queue. A client that disconnects stops reading, and nothing else changes: the answer is
-still generated and stored completely. Shutdown waits for running turns (`drain`).
+The task runs the agent, stores the turn (through a `TurnStore`) and feeds protocol events into a
+queue; the response only reads that queue. A client that disconnects stops reading, and nothing else
+changes: the answer is still generated and stored completely. Shutdown waits for running turns
+(`drain`).
 
 A failure inside the task is stored as a failed turn and ends the stream with `stream_error` and
 `done`; if nothing had been sent yet, the request fails as an ordinary HTTP error instead.
@@ -16,7 +17,8 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any, Protocol, cast
+from uuid import uuid4
 
 from strands import Agent, ModelRetryStrategy
 from strands.agent.conversation_manager import SlidingWindowConversationManager
@@ -24,7 +26,9 @@ from strands.models import Model
 from strands.types.content import ContentBlock as ContentBlockInput
 from strands.types.content import Messages
 
-from chat_core.costs import CostRecord, TokenUsage, compute_cost
+from chat_agent.models.errors import as_chat_error
+from chat_agent.streaming import SseEvent, StreamTranslator, encode_event, stream_error_event
+from chat_core.costs import CostRecord, PricingSnapshot, TokenUsage, compute_cost
 from chat_core.errors import ChatError, ErrorCode, InternalError, UnavailableError
 from chat_core.identity import User
 from chat_core.ids import SessionId
@@ -39,12 +43,17 @@ from chat_core.messages import (
     MessageStatus,
     ModelInfo,
 )
-from chat_http.errors import stream_error_event
-from chat_storage import Storage
-from inference_api.chat.streaming import SseEvent, StreamTranslator, encode_event
-from inference_api.models.errors import as_chat_error
+from chat_core.ports import CostLedger, MessageRepository, SessionRepository
 
-__all__ = ["PreparedTurn", "TurnPolicy", "TurnRunner"]
+__all__ = [
+    "DiscardingTurnStore",
+    "FinishedTurn",
+    "PreparedTurn",
+    "StorageTurnStore",
+    "TurnPolicy",
+    "TurnRunner",
+    "TurnStore",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +93,69 @@ class PreparedTurn:
     preferences: dict[str, Any]
     started: float
     """`time.perf_counter()` when the request arrived."""
+
+
+@dataclass(frozen=True, slots=True)
+class FinishedTurn:
+    """A turn at its end (answered or failed), as a `TurnStore` keeps it."""
+
+    turn: PreparedTurn
+    reply: MessageDraft
+    usage: TokenUsage
+    pricing: PricingSnapshot
+    counts_cost: bool
+    """Whether the turn is billed (it answered, or a failed turn still used tokens)."""
+    finished_at: datetime
+
+
+class TurnStore(Protocol):
+    """Where finished turns go."""
+
+    async def store(self, finished: FinishedTurn) -> str:
+        """Keep the user's message, the reply and the cost; the reply's message id."""
+        ...
+
+
+class StorageTurnStore:
+    """Stores turns in the session's history, the cost ledger and the session's counters."""
+
+    def __init__(self, sessions: SessionRepository, messages: MessageRepository, costs: CostLedger) -> None:
+        self._sessions = sessions
+        self._messages = messages
+        self._costs = costs
+
+    async def store(self, finished: FinishedTurn) -> str:
+        """Store the user message and the reply together, then the cost, then the session counters."""
+        turn = finished.turn
+        user_id = turn.user.user_id
+        model = turn.managed_model
+        stored = await self._messages.append(user_id, turn.session_id, [turn.user_message, finished.reply])
+        message_id = stored[-1].id
+        if finished.counts_cost:
+            await self._costs.record(
+                CostRecord.for_turn(
+                    user_id=user_id,
+                    session_id=turn.session_id,
+                    message_id=message_id,
+                    model_id=model.model_id,
+                    model_name=model.model_name,
+                    provider=model.provider.value,
+                    usage=finished.usage,
+                    pricing=finished.pricing,
+                )
+            )
+        await self._sessions.record_turn(
+            user_id, turn.session_id, at=finished.finished_at, preferences=turn.preferences
+        )
+        return message_id
+
+
+class DiscardingTurnStore:
+    """Keeps nothing: previews (an assistant's test chat) run a real turn without a session."""
+
+    async def store(self, finished: FinishedTurn) -> str:
+        """A fresh id for the reply, which is not stored."""
+        return f"preview-{uuid4().hex}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,9 +202,9 @@ def _milliseconds(start: float, end: float | None) -> int | None:
 class _TurnExecution:
     """One turn's task body and the queue its response reads."""
 
-    def __init__(self, turn: PreparedTurn, storage: Storage, policy: TurnPolicy) -> None:
+    def __init__(self, turn: PreparedTurn, store: TurnStore, policy: TurnPolicy) -> None:
         self._turn = turn
-        self._storage = storage
+        self._store_turn = store
         self._policy = policy
         self._translator = StreamTranslator()
         self.queue: asyncio.Queue[_Item] = asyncio.Queue()
@@ -206,9 +278,8 @@ class _TurnExecution:
     async def _store(
         self, status: MessageStatus, content: list[ContentBlock], *, ended: float, error: ChatError | None
     ) -> tuple[str, float]:
-        """Store the user message and the reply together, then the cost, then the session counters."""
+        """Build the reply with its metadata and cost, and hand the finished turn to the store."""
         turn = self._turn
-        user_id = turn.user.user_id
         usage = self._translator.usage
         model = turn.managed_model
         pricing = model.pricing_snapshot()
@@ -225,29 +296,21 @@ class _TurnExecution:
                 provider=model.provider.value,
                 pricing_snapshot=pricing,
             ),
-            attribution=Attribution(user_id=user_id, session_id=turn.session_id),
+            attribution=Attribution(user_id=turn.user.user_id, session_id=turn.session_id),
             cost=cost,
             citations=turn.citations or None,
             error_code=error.code.value if error is not None else None,
         )
-        reply = MessageDraft(role="assistant", content=content, status=status, metadata=metadata)
-        stored = await self._storage.messages.append(user_id, turn.session_id, [turn.user_message, reply])
-        message_id = stored[-1].id
-        if error is None or usage.total_tokens or usage.input_tokens or usage.output_tokens:
-            await self._storage.costs.record(
-                CostRecord.for_turn(
-                    user_id=user_id,
-                    session_id=turn.session_id,
-                    message_id=message_id,
-                    model_id=model.model_id,
-                    model_name=model.model_name,
-                    provider=model.provider.value,
-                    usage=usage,
-                    pricing=pricing,
-                )
+        message_id = await self._store_turn.store(
+            FinishedTurn(
+                turn=turn,
+                reply=MessageDraft(role="assistant", content=content, status=status, metadata=metadata),
+                usage=usage,
+                pricing=pricing,
+                counts_cost=error is None
+                or bool(usage.total_tokens or usage.input_tokens or usage.output_tokens),
+                finished_at=datetime.now(UTC),
             )
-        await self._storage.sessions.record_turn(
-            user_id, turn.session_id, at=datetime.now(UTC), preferences=turn.preferences
         )
         return message_id, cost.total_cost
 
@@ -299,8 +362,7 @@ class _TurnExecution:
 class TurnRunner:
     """Starts turns as tasks owned by the application, and waits for them at shutdown."""
 
-    def __init__(self, storage: Storage, policy: TurnPolicy) -> None:
-        self._storage = storage
+    def __init__(self, policy: TurnPolicy) -> None:
         self._policy = policy
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -309,13 +371,13 @@ class TurnRunner:
         """Turns in progress."""
         return len(self._tasks)
 
-    async def start(self, turn: PreparedTurn) -> AsyncIterator[bytes]:
-        """Start `turn` and wait for its first event; return the SSE frames of the whole turn.
+    async def start(self, turn: PreparedTurn, store: TurnStore) -> AsyncIterator[bytes]:
+        """Start `turn` (kept by `store` when it ends) and wait for its first event; return its SSE frames.
 
         Raises:
             ChatError: the turn failed before its first event (sent as an HTTP error, not a stream).
         """
-        execution = _TurnExecution(turn, self._storage, self._policy)
+        execution = _TurnExecution(turn, store, self._policy)
         task = asyncio.create_task(execution.run(), name=f"turn:{turn.session_id}")
         self._tasks.add(task)
         task.add_done_callback(self._finished)
