@@ -20,6 +20,7 @@ from app_api.managed_models.router import admin_router as admin_models_router
 from app_api.managed_models.router import router as models_router
 from app_api.roles.router import router as roles_router
 from app_api.sessions.router import router as sessions_router
+from app_api.users.router import admin_router as admin_users_router
 from app_api.users.router import router as users_router
 from chat_http.app import create_service_app
 from chat_http.errors import ErrorBody
@@ -52,6 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         chat_router,
         costs_router,
         users_router,
+        admin_users_router,
     ):
         app.include_router(router)
     install_devpage(app, settings)
