@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -43,4 +44,15 @@ class TestBlasThreads:
     def test_the_original_setting_returns_after_an_error(self) -> None:
         with pytest.raises(RuntimeError), blas_threads(1):
             raise RuntimeError("inside")
+        assert blas_thread_count() == 2
+
+    def test_blocks_in_different_threads_each_get_their_limit(self) -> None:
+        # threadpoolctl >= 3.8 ignores limits set by any thread but the one that set it first.
+        def inside() -> int:
+            with blas_threads(1):
+                return blas_thread_count()
+
+        with ThreadPoolExecutor(1) as first, ThreadPoolExecutor(1) as second:
+            seen = [pool.submit(inside).result() for pool in (first, second, first, second)]
+        assert seen == [1, 1, 1, 1]
         assert blas_thread_count() == 2

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from threadpoolctl import ThreadpoolController  # type: ignore[import-untyped]  # ships no type hints
+import threadpoolctl  # type: ignore[import-untyped]  # ships no type hints
 
 __all__ = ["blas_threads"]
 
@@ -32,13 +32,33 @@ _first: list[Any] = []
 
 
 @functools.cache
-def _controller() -> ThreadpoolController:
+def _controller() -> Any:
     # Created on first use, after NumPy has loaded its BLAS library (the controller lists loaded ones).
-    return ThreadpoolController()
+    return threadpoolctl.ThreadpoolController()
 
 
-def _apply_smallest() -> None:
-    _controller().limit(limits=min(_active), user_api="blas")  # applies now; restored via _first
+def _release_control() -> None:
+    # threadpoolctl >= 3.8 lets one Python thread at a time change OpenBLAS's process-wide pool and
+    # silently ignores the others (the first to set it keeps control until it leaves a `with` block).
+    # Our changes come from whichever worker thread enters or leaves a block, serialised by _lock,
+    # so hand control back after each one.
+    clear = getattr(threadpoolctl.OpenBLASController, "clear_controlling_thread", None)
+    if clear is not None:
+        clear(force=True)
+
+
+def _limit(count: int) -> Any:
+    """Set the limit now from this thread; the returned limiter restores what was set before."""
+    _release_control()
+    limiter = _controller().limit(limits=count, user_api="blas")
+    _release_control()
+    return limiter
+
+
+def _restore(limiter: Any) -> None:
+    _release_control()
+    limiter.restore_original_limits()
+    _release_control()
 
 
 @contextmanager
@@ -46,9 +66,9 @@ def blas_threads(count: int) -> Iterator[None]:
     """Run the block with at most `count` BLAS threads (about 12 microseconds of overhead)."""
     with _lock:
         if not _active:
-            _first.append(_controller().limit(limits=count, user_api="blas"))
+            _first.append(_limit(count))
         elif count < min(_active):
-            _controller().limit(limits=count, user_api="blas")
+            _limit(count)
         _active[count] += 1
     try:
         yield
@@ -58,6 +78,6 @@ def blas_threads(count: int) -> Iterator[None]:
             if not _active[count]:
                 del _active[count]
             if _active:
-                _apply_smallest()
+                _limit(min(_active))
             else:
-                _first.pop().restore_original_limits()
+                _restore(_first.pop())
