@@ -16,6 +16,7 @@ import httpx
 import pytest
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 
 from app_api.documents.ingestion import ingest_document
@@ -337,3 +338,59 @@ class TestRunner:
         assert [document.status for document in stored if document] == [DocumentStatus.COMPLETE] * 7
         assert knowledge.most_per_assistant == 1
         assert knowledge.most_overall == 2
+
+
+def metric(text: str, name: str, **labels: str) -> float:
+    """One sample of a scraped `/metrics` page, parsed by prometheus-client's own parser."""
+    found = [
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == name and all(sample.labels.get(key) == value for key, value in labels.items())
+    ]
+    assert len(found) == 1, (name, labels, found)
+    return found[0]
+
+
+class TestMetrics:
+    def test_a_failed_then_retried_ingestion_in_the_scraped_metrics(
+        self, embeddings_app: tuple[FakeEmbeddings, Any], auth: Callable[..., dict[str, str]]
+    ) -> None:
+        fake, live = embeddings_app
+        with client_for(live, auth) as alice:
+            assistant_id = alice.post("/assistants", json={"name": "Otters"}).json()["assistantId"]
+            data = TEXT.encode()
+            grant = alice.post(
+                f"/assistants/{assistant_id}/documents/upload-url",
+                json={"filename": "otters.txt", "contentType": "text/plain", "sizeBytes": len(data)},
+            ).json()
+            httpx.put(grant["uploadUrl"], content=data, headers={"Content-Type": "text/plain"})
+            path = f"/assistants/{assistant_id}/documents/{grant['documentId']}"
+            assert wait_for(alice, path, "failed", "complete")["status"] == "failed"
+            fake.healthy = True
+            alice.post(f"{path}/retry")
+            done = wait_for(alice, path, "complete", "failed")
+            scraped = httpx.get(f"{live.base_url}/metrics")
+        assert scraped.status_code == 200
+        text = scraped.text
+        assert metric(text, "chat_ingestion_documents_total", status="failed") == 1
+        assert metric(text, "chat_ingestion_documents_total", status="complete") == 1
+        assert metric(text, "chat_ingestion_chunks_total") == done["chunkCount"] > 1
+        assert metric(text, "chat_ingestion_duration_seconds_count", status="complete") == 1
+        assert metric(text, "chat_ingestion_queue_depth") == 0
+        assert metric(text, "chat_ingestion_running") == 0
+        document_route = "/assistants/{assistant_id}/documents/{document_id}"
+        assert (
+            metric(
+                text,
+                "chat_http_request_duration_seconds_count",
+                route=document_route,
+                method="GET",
+                status="200",
+            )
+            >= 2
+        )
+        progress = {"backend": "sqlite", "repository": "documents", "operation": "update_progress"}
+        assert metric(text, "chat_storage_operation_duration_seconds_count", **progress) >= 4
+        assert grant["documentId"] not in text
+        assert assistant_id not in text

@@ -1,9 +1,10 @@
-"""The FastAPI application both services start from: error handlers, CORS and the request context."""
+"""The FastAPI application both services start from: errors, CORS, request context, metrics, traces."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from contextlib import AbstractAsyncContextManager
+import logging
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 import uvicorn
@@ -14,8 +15,12 @@ from chat_http.errors import ErrorBody, add_exception_handlers
 from chat_http.logs import configure_logging
 from chat_http.middleware import RequestContextMiddleware
 from chat_http.settings import EdgeSettings
+from chat_http.telemetry import Telemetry, store_telemetry
+from chat_http.tracing import TracingSettings, configure_tracing, instrument_app, recording_tracer
 
 __all__ = ["create_service_app", "serve"]
+
+logger = logging.getLogger(__name__)
 
 _COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorBody, "description": "Missing or invalid bearer token"},
@@ -24,6 +29,54 @@ _COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
     503: {"model": ErrorBody, "description": "A dependency is unavailable"},
 }
 
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[Any]]
+
+
+def _open_telemetry(settings: EdgeSettings, *, service: str, version: str) -> Telemetry:
+    tracing = configure_tracing(TracingSettings(), service=service, version=version)
+    metrics = None
+    if settings.metrics_enabled:
+        from chat_http.metrics import EdgeMetrics
+
+        metrics = EdgeMetrics()
+    return Telemetry(metrics=metrics, tracer=recording_tracer() if tracing else None)
+
+
+def _edge_lifespan(lifespan: Lifespan, settings: EdgeSettings, telemetry: Telemetry) -> Lifespan:
+    """`lifespan`, with the metrics served on a port of their own while the app runs (when configured)."""
+
+    @asynccontextmanager
+    async def edge_lifespan(app: FastAPI) -> AsyncIterator[Any]:
+        metrics = telemetry.metrics
+        if metrics is None or settings.metrics_on_service_port:
+            async with lifespan(app) as state:
+                yield state
+            return
+        if settings.metrics_port is None:
+            logger.warning(
+                "metrics are not served: in production set CHAT_METRICS_TOKEN (for /metrics on the service "
+                "port) or CHAT_METRICS_PORT (a port of their own)"
+            )
+            async with lifespan(app) as state:
+                yield state
+            return
+        from prometheus_client import start_http_server
+
+        server, thread = start_http_server(
+            settings.metrics_port, addr=settings.metrics_host, registry=metrics.registry
+        )
+        app.state.metrics_address = server.server_address[:2]
+        logger.info("metrics served on http://%s:%s/metrics", *app.state.metrics_address)
+        try:
+            async with lifespan(app) as state:
+                yield state
+        finally:
+            server.shutdown()
+            server.server_close()
+            thread.join(timeout=5)
+
+    return edge_lifespan
+
 
 def create_service_app(
     settings: EdgeSettings,
@@ -31,27 +84,34 @@ def create_service_app(
     service: str,
     title: str,
     version: str,
-    lifespan: Callable[[FastAPI], AbstractAsyncContextManager[Any]],
+    lifespan: Lifespan,
     expose_headers: Sequence[str] = (),
     responses: dict[int | str, dict[str, Any]] | None = None,
+    agentcore_runtime: bool = False,
 ) -> FastAPI:
     """An app with the shared edge installed; the service adds its routers.
 
+    Its lifespan reaches the metrics and tracer through `chat_http.telemetry.telemetry_of(app)` and
+    hands them to `open_edge_resources`.
+
     Args:
-        settings: the service's settings (CORS origins are read here).
-        service: the distribution name, used to name the access logger (`<service>.access`).
+        settings: the service's settings (CORS origins and metrics are read here).
+        service: the distribution name, used to name the access logger (`<service>.access`) and traces.
         title: the OpenAPI title.
         version: the service's version.
         lifespan: opens what the service needs and yields `lifespan_state(...)`.
         expose_headers: response headers browsers may read besides `X-Request-ID` and `Retry-After`.
         responses: OpenAPI error responses every route can give, besides 401, 422, 500 and 503.
+        agentcore_runtime: read the AgentCore Runtime's request headers (`chat_http.runtime`).
     """
+    telemetry = _open_telemetry(settings, service=service, version=version)
     app = FastAPI(
         title=title,
         version=version,
-        lifespan=lifespan,
+        lifespan=_edge_lifespan(lifespan, settings, telemetry),
         responses={**(responses or {}), **_COMMON_RESPONSES},
     )
+    store_telemetry(app, telemetry)
     add_exception_handlers(app)
     app.add_middleware(
         CORSMiddleware,
@@ -61,7 +121,22 @@ def create_service_app(
         allow_headers=["*"],
         expose_headers=["X-Request-ID", *expose_headers, "Retry-After"],
     )
-    app.add_middleware(RequestContextMiddleware, service=service)
+    app.add_middleware(
+        RequestContextMiddleware,
+        service=service,
+        metrics=telemetry.metrics,
+        tracing=telemetry.tracer is not None,
+        agentcore_runtime=agentcore_runtime,
+    )
+    if telemetry.metrics is not None and settings.metrics_on_service_port:
+        from chat_http.metrics import metrics_endpoint
+
+        token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
+        app.add_api_route(
+            "/metrics", metrics_endpoint(telemetry.metrics, token), methods=["GET"], include_in_schema=False
+        )
+    if telemetry.tracer is not None:
+        instrument_app(app)
     return app
 
 

@@ -130,6 +130,17 @@ class EdgeSettings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = True
 
+    # Prometheus metrics (traces are configured by the standard OTEL_* variables: chat_http.tracing)
+    metrics_enabled: bool = True
+    """Record and serve metrics; `false` leaves prometheus-client unimported."""
+    metrics_token: SecretStr | None = None
+    """Bearer token `GET /metrics` requires on the service port (without it, production does not
+    serve metrics there)."""
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
+    """Serve metrics on this port of their own instead of the service port (0 = any free port)."""
+    metrics_host: str = "127.0.0.1"
+    """Interface of the metrics port (`0.0.0.0` in a container whose scraper is outside it)."""
+
     # Attachments: app-api enforces them at upload, inference-api again when a turn uses them.
     file_max_bytes: int = Field(default=4 * 1024 * 1024, ge=1)
     """Largest chat attachment (the original's 4 MB)."""
@@ -212,6 +223,15 @@ class EdgeSettings(BaseSettings):
                 "CHAT_RAG_OPENAI_BASE_URL and CHAT_RAG_OPENAI_MODEL are required when CHAT_RAG_EMBEDDER=openai."
             )
         return self
+
+    @property
+    def metrics_on_service_port(self) -> bool:
+        """Whether `GET /metrics` is a route of the service (no port of its own; in production a token)."""
+        return (
+            self.metrics_enabled
+            and self.metrics_port is None
+            and (self.env is Environment.DEVELOPMENT or self.metrics_token is not None)
+        )
 
     def upload_policy(self) -> UploadPolicy:
         """The chat-attachment limits as the domain rules take them."""

@@ -18,6 +18,7 @@ from chat_http.knowledge import KnowledgeBases
 from chat_http.permissions import RoleCatalogueCache
 from chat_http.secrets import blob_signing_secret
 from chat_http.settings import EdgeSettings
+from chat_http.telemetry import Telemetry, instrument_storage
 from chat_storage import Storage, open_storage
 
 __all__ = [
@@ -46,6 +47,8 @@ class ServiceState:
     """Callers whose profile this process has already recorded (recorded once, not per request)."""
     role_cache: RoleCatalogueCache = field(default_factory=RoleCatalogueCache)
     """The AppRole catalogue (services pass one with `ttl=settings.roles_cache_seconds`)."""
+    telemetry: Telemetry = field(default_factory=Telemetry)
+    """The process's metrics and tracer (`chat_http.telemetry.telemetry_of(app)`)."""
 
 
 def lifespan_state(state: ServiceState) -> dict[str, ServiceState]:
@@ -88,13 +91,18 @@ async def open_service_storage(settings: EdgeSettings) -> AsyncIterator[Storage]
         yield storage
 
 
-async def open_edge_resources(settings: EdgeSettings, stack: AsyncExitStack) -> EdgeResources:
+async def open_edge_resources(
+    settings: EdgeSettings, stack: AsyncExitStack, *, telemetry: Telemetry | None = None
+) -> EdgeResources:
     """Open storage and the verifier, and prepare the knowledge base (opened on first use).
 
+    With `telemetry`, every storage call is timed and traced (`chat_http.telemetry.instrument_storage`).
     Everything is closed with `stack`, the knowledge base before storage.
     """
     verifier = build_token_verifier(settings)
     storage = await stack.enter_async_context(open_service_storage(settings))
+    if telemetry is not None:
+        storage = instrument_storage(storage, telemetry)
     knowledge = KnowledgeBases(settings.rag_config())
     stack.push_async_callback(knowledge.aclose)
     return EdgeResources(storage=storage, verifier=verifier, knowledge=knowledge)

@@ -23,6 +23,7 @@ from app_api.state import AppState
 from chat_http.permissions import RoleCatalogueCache
 from chat_http.secrets import blob_signing_secret
 from chat_http.state import ServiceState, lifespan_state, open_edge_resources
+from chat_http.telemetry import telemetry_of
 
 __all__ = ["lifespan_for"]
 
@@ -35,10 +36,15 @@ def lifespan_for(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, ServiceState]]:
         async with AsyncExitStack() as stack:
-            edge = await open_edge_resources(settings, stack)
+            telemetry = telemetry_of(app)
+            edge = await open_edge_resources(settings, stack, telemetry=telemetry)
             storage = edge.storage
             ingestion = IngestionRunner(
-                storage.documents, storage.blobs, edge.knowledge, concurrency=settings.ingest_concurrency
+                storage.documents,
+                storage.blobs,
+                edge.knowledge,
+                concurrency=settings.ingest_concurrency,
+                metrics=telemetry.metrics,
             )
             stack.push_async_callback(ingestion.aclose)
             reconciler = DocumentReconciler(
@@ -66,6 +72,7 @@ def lifespan_for(
                     ingestion=ingestion,
                     title_model=title_model,
                     sign_in=SignIn.from_settings(settings, sign_in_http),
+                    telemetry=telemetry,
                 )
             )
 

@@ -13,6 +13,7 @@ from chat_agent.tools.registry import ToolRegistry
 from chat_agent.turns import TurnPolicy, TurnRunner
 from chat_http.permissions import RoleCatalogueCache
 from chat_http.state import ServiceState, lifespan_state, open_edge_resources
+from chat_http.telemetry import telemetry_of
 from inference_api.chat.service import ChatServices
 from inference_api.config import Settings
 from inference_api.state import AppState
@@ -31,7 +32,8 @@ def lifespan_for(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, ServiceState]]:
         async with AsyncExitStack() as stack:
-            edge = await open_edge_resources(settings, stack)
+            telemetry = telemetry_of(app)
+            edge = await open_edge_resources(settings, stack, telemetry=telemetry)
             storage = edge.storage
             models: ModelFactory
             if model_factory is None:
@@ -66,6 +68,7 @@ def lifespan_for(
                     knowledge=edge.knowledge,
                     role_cache=RoleCatalogueCache(ttl=settings.roles_cache_seconds),
                     chat=chat,
+                    telemetry=telemetry,
                 )
             )
 

@@ -29,6 +29,7 @@ def create_app(settings: Settings | None = None, *, model_factory: ModelFactory 
         version=__version__,
         lifespan=lifespan_for(settings, model_factory=model_factory),
         expose_headers=["X-Session-ID"],
+        agentcore_runtime=True,
     )
     app.include_router(ping_router)
     app.include_router(chat_router)

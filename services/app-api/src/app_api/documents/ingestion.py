@@ -15,12 +15,19 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import time
 import weakref
+from collections.abc import Callable
+from contextlib import AsyncExitStack, nullcontext
+from typing import TYPE_CHECKING
 
 from chat_core.documents import Document, DocumentProgress, DocumentStatus
 from chat_core.errors import ChatError, InternalError, InvalidInputError
 from chat_core.ports import BlobStore, DocumentRepository
 from chat_http.knowledge import KnowledgeBases
+
+if TYPE_CHECKING:
+    from chat_http.metrics import EdgeMetrics, IngestionOutcome
 
 __all__ = ["IngestionRunner", "ingest_document"]
 
@@ -41,7 +48,9 @@ class IngestionRunner:
         knowledge: KnowledgeBases,
         *,
         concurrency: int,
+        metrics: EdgeMetrics | None = None,
     ) -> None:
+        self._metrics = metrics
         self._documents = documents
         self._blobs = blobs
         self._knowledge = knowledge
@@ -72,8 +81,42 @@ class IngestionRunner:
 
     async def _run(self, document: Document) -> Document | None:
         assistant_lock = self._per_assistant.setdefault(document.assistant_id, asyncio.Lock())
-        async with assistant_lock, self._slots:
-            return await ingest_document(self._documents, self._blobs, self._knowledge, document)
+        metrics = self._metrics
+        async with AsyncExitStack() as held:
+            with metrics.ingestion_queue_depth.track_inprogress() if metrics else nullcontext():
+                await held.enter_async_context(assistant_lock)
+                await held.enter_async_context(self._slots)
+            if metrics is None:
+                return await ingest_document(self._documents, self._blobs, self._knowledge, document)
+            with metrics.ingestion_running.track_inprogress():
+                return await self._measured(metrics, document)
+
+    async def _measured(self, metrics: EdgeMetrics, document: Document) -> Document | None:
+        """Ingest `document`, counting its chunks as they are indexed and its outcome at the end."""
+        started = time.perf_counter()
+        outcome: IngestionOutcome = "cancelled"
+        try:
+            finished = await ingest_document(
+                self._documents,
+                self._blobs,
+                self._knowledge,
+                document,
+                on_chunks=metrics.ingestion_chunks.inc,
+            )
+            outcome = (
+                "deleted"
+                if finished is None
+                else "complete"
+                if finished.status is DocumentStatus.COMPLETE
+                else "failed"
+            )
+            return finished
+        except Exception:
+            outcome = "failed"  # the outcome itself could not be recorded
+            raise
+        finally:
+            metrics.ingestion_documents.labels(outcome).inc()
+            metrics.ingestion_duration.labels(outcome).observe(time.perf_counter() - started)
 
     def _finished(self, key: _Key, task: asyncio.Task[Document | None]) -> None:
         self._tasks.pop(key, None)
@@ -104,9 +147,16 @@ async def _fail(documents: DocumentRepository, document: Document, message: str)
 
 
 async def ingest_document(
-    documents: DocumentRepository, blobs: BlobStore, knowledge: KnowledgeBases, document: Document
+    documents: DocumentRepository,
+    blobs: BlobStore,
+    knowledge: KnowledgeBases,
+    document: Document,
+    *,
+    on_chunks: Callable[[int], None] | None = None,
 ) -> Document | None:
     """Parse, chunk, embed and index one document, recording status and progress on it as it goes.
+
+    `on_chunks` is told how many chunks were embedded and indexed (none when the content was already).
 
     Returns:
         The document as last recorded, or `None` when it was deleted meanwhile (its chunks are then
@@ -151,6 +201,8 @@ async def ingest_document(
         # JUSTIFICATION: as above; an unexpected error is logged with its traceback, shown generically.
         logger.error("ingestion of %s failed unexpectedly", document_id, exc_info=exc)
         return await _fail(documents, document, _GENERIC_FAILURE)
+    if on_chunks is not None and not result.skipped:
+        on_chunks(result.chunk_count)
     finished = await documents.update_progress(
         assistant_id,
         document_id,
