@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Annotated
 
 from pydantic import Field
 
 from chat_core._base import CamelModel
 from chat_core.clock import utc_now
 from chat_core.errors import NotFoundError, PermissionDeniedError
+from chat_core.fields import NOT_NULL, omittable
 from chat_core.identity import User
 from chat_core.ids import AssistantId, UserId, new_assistant_id
 
@@ -64,15 +66,15 @@ class AssistantCreate(CamelModel):
 
 
 class AssistantUpdate(CamelModel):
-    """A partial change to an assistant; only the fields sent are applied."""
+    """A partial change to an assistant; only the fields sent are applied (`imageUrl: null` clears it)."""
 
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    description: str | None = Field(default=None, max_length=2000)
-    instructions: str | None = Field(default=None, max_length=20000)
-    visibility: Visibility | None = None
-    tags: list[str] | None = Field(default=None, max_length=20)
+    name: Annotated[str | None, NOT_NULL] = omittable(min_length=1, max_length=200)
+    description: Annotated[str | None, NOT_NULL] = omittable(max_length=2000)
+    instructions: Annotated[str | None, NOT_NULL] = omittable(max_length=20000)
+    visibility: Annotated[Visibility | None, NOT_NULL] = omittable()
+    tags: Annotated[list[str] | None, NOT_NULL] = omittable(max_length=20)
     image_url: str | None = Field(default=None, max_length=2048)
-    status: AssistantStatus | None = None
+    status: Annotated[AssistantStatus | None, NOT_NULL] = omittable()
 
 
 class Assistant(CamelModel):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import calendar
 import re
+from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
@@ -29,6 +30,7 @@ __all__ = [
     "compute_cost",
     "period_bounds",
     "period_of",
+    "summarize_records",
 ]
 
 _MILLION = Decimal(1_000_000)
@@ -211,3 +213,57 @@ class UserCostSummary(CamelModel):
     total_cache_read_tokens: int = 0
     total_cache_write_tokens: int = 0
     total_cache_savings: float = 0.0
+
+
+def _usd(values: Iterable[float]) -> float:
+    """An exact sum of amounts already rounded to 1e-9 USD."""
+    return _round(sum((Decimal(str(value)) for value in values), Decimal(0)))
+
+
+def summarize_records(
+    user_id: UserId, start: date, end: date, records: Iterable[CostRecord]
+) -> UserCostSummary:
+    """The summary of a user's records over `start`..`end` (the caller selects the records).
+
+    Models are ordered by cost, highest first; money is summed exactly.
+    """
+    by_model: dict[str, list[CostRecord]] = {}
+    for record in records:
+        by_model.setdefault(record.model_id, []).append(record)
+    models = []
+    for model_id, entries in by_model.items():
+        last = max(entries, key=lambda entry: entry.timestamp)
+        models.append(
+            ModelCostSummary(
+                model_id=model_id,
+                model_name=last.model_name,
+                provider=last.provider,
+                total_input_tokens=sum(entry.usage.input_tokens for entry in entries),
+                total_output_tokens=sum(entry.usage.output_tokens for entry in entries),
+                total_cache_read_tokens=sum(entry.usage.cache_read_input_tokens or 0 for entry in entries),
+                total_cache_write_tokens=sum(entry.usage.cache_write_input_tokens or 0 for entry in entries),
+                cost_breakdown=CostBreakdown(
+                    input_cost=_usd(entry.cost.input_cost for entry in entries),
+                    output_cost=_usd(entry.cost.output_cost for entry in entries),
+                    cache_write_cost=_usd(entry.cost.cache_write_cost for entry in entries),
+                    cache_read_cost=_usd(entry.cost.cache_read_cost for entry in entries),
+                    total_cost=_usd(entry.cost.total_cost for entry in entries),
+                ),
+                request_count=len(entries),
+            )
+        )
+    models.sort(key=lambda model: (-model.cost_breakdown.total_cost, model.model_id))
+    everything = [entry for entries in by_model.values() for entry in entries]
+    return UserCostSummary(
+        user_id=user_id,
+        period_start=start,
+        period_end=end,
+        total_cost=_usd(model.cost_breakdown.total_cost for model in models),
+        models=models,
+        total_requests=len(everything),
+        total_input_tokens=sum(model.total_input_tokens for model in models),
+        total_output_tokens=sum(model.total_output_tokens for model in models),
+        total_cache_read_tokens=sum(model.total_cache_read_tokens for model in models),
+        total_cache_write_tokens=sum(model.total_cache_write_tokens for model in models),
+        total_cache_savings=_usd(entry.cache_savings for entry in everything),
+    )

@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Annotated
 
 from pydantic import Field, model_validator
 
 from chat_core._base import CamelModel
 from chat_core.clock import utc_now
 from chat_core.costs import PricingSnapshot
+from chat_core.fields import NOT_NULL, omittable
 from chat_core.identity import User
 from chat_core.ids import ManagedModelId, new_managed_model_id
 
@@ -93,24 +95,28 @@ class ManagedModel(ManagedModelCreate):
 
 
 class ManagedModelUpdate(CamelModel):
-    """A partial change to a managed model; only the fields sent are applied."""
+    """A partial change to a managed model; only the fields sent are applied.
 
-    model_id: str | None = Field(default=None, min_length=1, max_length=256)
-    model_name: str | None = Field(default=None, min_length=1, max_length=200)
-    provider: ModelProvider | None = None
-    provider_name: str | None = Field(default=None, min_length=1, max_length=200)
-    input_modalities: list[str] | None = Field(default=None, min_length=1)
-    output_modalities: list[str] | None = Field(default=None, min_length=1)
-    max_input_tokens: int | None = Field(default=None, ge=1)
-    max_output_tokens: int | None = Field(default=None, ge=1)
-    allowed_app_roles: list[str] | None = None
-    available_to_roles: list[str] | None = None
-    enabled: bool | None = None
-    input_price_per_million_tokens: float | None = Field(default=None, ge=0)
-    output_price_per_million_tokens: float | None = Field(default=None, ge=0)
+    The nullable fields (cache prices, knowledge cutoff, caching support) are cleared by `null`; the
+    others may be left out but not sent as null.
+    """
+
+    model_id: Annotated[str | None, NOT_NULL] = omittable(min_length=1, max_length=256)
+    model_name: Annotated[str | None, NOT_NULL] = omittable(min_length=1, max_length=200)
+    provider: Annotated[ModelProvider | None, NOT_NULL] = omittable()
+    provider_name: Annotated[str | None, NOT_NULL] = omittable(min_length=1, max_length=200)
+    input_modalities: Annotated[list[str] | None, NOT_NULL] = omittable(min_length=1)
+    output_modalities: Annotated[list[str] | None, NOT_NULL] = omittable(min_length=1)
+    max_input_tokens: Annotated[int | None, NOT_NULL] = omittable(ge=1)
+    max_output_tokens: Annotated[int | None, NOT_NULL] = omittable(ge=1)
+    allowed_app_roles: Annotated[list[str] | None, NOT_NULL] = omittable()
+    available_to_roles: Annotated[list[str] | None, NOT_NULL] = omittable()
+    enabled: Annotated[bool | None, NOT_NULL] = omittable()
+    input_price_per_million_tokens: Annotated[float | None, NOT_NULL] = omittable(ge=0)
+    output_price_per_million_tokens: Annotated[float | None, NOT_NULL] = omittable(ge=0)
     cache_write_price_per_million_tokens: float | None = Field(default=None, ge=0)
     cache_read_price_per_million_tokens: float | None = Field(default=None, ge=0)
-    is_reasoning_model: bool | None = None
+    is_reasoning_model: Annotated[bool | None, NOT_NULL] = omittable()
     knowledge_cutoff_date: date | None = None
     supports_caching: bool | None = None
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import builtins
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal, Protocol
 
 from chat_core.assistants import Assistant, AssistantShare, AssistantStatus
@@ -298,6 +298,13 @@ class CostLedger(Protocol):
 
     async def summary(self, user_id: UserId, period: str) -> UserCostSummary:
         """The user's `YYYY-MM` summary (zeros when nothing was spent)."""
+        ...
+
+    async def report(self, user_id: UserId, start: date, end: date) -> UserCostSummary:
+        """The user's spend from `start` to `end` inclusive (UTC days), summed from the turns' records.
+
+        The caller bounds the range: every record in it is read.
+        """
         ...
 
 

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
 
+from chat_core.costs import CostRecord, PricingSnapshot, TokenUsage
 from chat_core.errors import InternalError
 from chat_core.ids import SessionId, UserId
 from chat_storage.aws import ResourceNames, open_aws_storage, provision
 from chat_storage.aws._clients import aws_clients, botocore_config
+from chat_storage.aws.provision import table_definition
 from chat_storage.config import AwsStorageConfig
 
 pytestmark = pytest.mark.aws
@@ -23,7 +25,7 @@ EXPECTED_INDEXES = {
     "assistants": ({"by-owner", "public", "shared-with"}, set()),
     "documents": ({"unfinished"}, {"by-created"}),
     "files": (set(), {"by-date", "by-size", "by-type"}),
-    "costs": (set(), set()),
+    "costs": ({"by-time"}, set()),
     "users": ({"by-login", "by-status", "by-domain"}, {"by-email", "by-name"}),
     "roles": (set(), set()),
     "tools": (set(), set()),
@@ -53,6 +55,36 @@ class TestProvision:
             expiry = await dynamodb.describe_time_to_live(TableName=names.logins)
             assert expiry["TimeToLiveDescription"]["AttributeName"] == "ttl"
             assert expiry["TimeToLiveDescription"]["TimeToLiveStatus"] == "ENABLED"
+
+    @pytest.mark.asyncio
+    async def test_an_existing_table_gains_a_missing_global_index_filled_from_its_items(
+        self, aws_storage_config: AwsStorageConfig
+    ) -> None:
+        names = ResourceNames(aws_storage_config.resource_prefix)
+        async with aws_clients(aws_storage_config) as (dynamodb, _):
+            await dynamodb.delete_table(TableName=names.costs)
+            await dynamodb.get_waiter("table_not_exists").wait(TableName=names.costs)
+            await dynamodb.create_table(**table_definition(names.costs, ()))  # as an older version made it
+        async with open_aws_storage(aws_storage_config) as storage:
+            record = CostRecord.for_turn(
+                user_id=UserId("alice"),
+                session_id=SessionId("s-1"),
+                message_id="msg-s-1-1",
+                model_id="m",
+                model_name="M",
+                provider=None,
+                usage=TokenUsage(input_tokens=10, total_tokens=10),
+                pricing=PricingSnapshot(input_price_per_mtok=1.0, output_price_per_mtok=1.0),
+                timestamp=datetime(2025, 3, 1, 12, tzinfo=UTC),
+            )
+            await storage.costs.record(record)
+            await provision(aws_storage_config)
+            await provision(aws_storage_config)  # nothing left to add
+            report = await storage.costs.report(UserId("alice"), date(2025, 3, 1), date(2025, 3, 1))
+        assert report.total_requests == 1
+        async with aws_clients(aws_storage_config) as (dynamodb, _):
+            table = (await dynamodb.describe_table(TableName=names.costs))["Table"]
+        assert [index["IndexName"] for index in table["GlobalSecondaryIndexes"]] == ["by-time"]
 
     @pytest.mark.asyncio
     async def test_running_it_again_changes_nothing(self, aws_storage_config: AwsStorageConfig) -> None:

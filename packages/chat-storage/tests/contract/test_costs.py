@@ -108,3 +108,45 @@ class TestSummary:
         for period in ["2025-13", "2025-1", "25-01", "2025-01-01", ""]:
             with pytest.raises(InvalidInputError):
                 await storage.costs.summary(ALICE, period)
+
+
+class TestReport:
+    @pytest.mark.asyncio
+    async def test_sums_the_records_of_the_days_in_range(self, storage: Storage) -> None:
+        first_day = make_record(1, at=datetime(2025, 3, 1, 0, 0, tzinfo=UTC))
+        last_moment = make_record(
+            2,
+            model_id="model-b",
+            output_tokens=5_000,
+            at=datetime(2025, 3, 10, 23, 59, 59, 999_999, tzinfo=UTC),
+        )
+        middle = make_record(3, at=datetime(2025, 3, 5, 12, 0, tzinfo=UTC))
+        before = make_record(4, at=datetime(2025, 2, 28, 23, 59, 59, tzinfo=UTC))
+        after = make_record(5, at=datetime(2025, 3, 11, 0, 0, tzinfo=UTC))
+        for record in (first_day, last_moment, middle, before, after, make_record(6, user_id=BOB)):
+            await storage.costs.record(record)
+        report = await storage.costs.report(ALICE, date(2025, 3, 1), date(2025, 3, 10))
+        inside = [first_day, last_moment, middle]
+        assert (report.user_id, report.period_start, report.period_end) == (
+            ALICE,
+            date(2025, 3, 1),
+            date(2025, 3, 10),
+        )
+        assert report.total_requests == 3
+        assert report.total_cost == pytest.approx(sum(r.cost.total_cost for r in inside), abs=1e-9)
+        assert report.total_output_tokens == 200 + 5_000 + 200
+        assert report.total_cache_savings == pytest.approx(sum(r.cache_savings for r in inside), abs=1e-9)
+        assert [model.model_id for model in report.models] == ["model-b", "model-a"]  # by cost
+        assert report.models[1].request_count == 2
+
+    @pytest.mark.asyncio
+    async def test_a_range_without_spend_is_zero(self, storage: Storage) -> None:
+        await storage.costs.record(make_record(1, at=datetime(2025, 3, 1, tzinfo=UTC)))
+        report = await storage.costs.report(ALICE, date(2025, 4, 1), date(2025, 4, 30))
+        assert (report.total_cost, report.total_requests, report.models) == (0.0, 0, [])
+
+    @pytest.mark.asyncio
+    async def test_one_day_and_another_user(self, storage: Storage) -> None:
+        await storage.costs.record(make_record(1, user_id=BOB, at=datetime(2025, 3, 1, 8, tzinfo=UTC)))
+        assert (await storage.costs.report(ALICE, date(2025, 3, 1), date(2025, 3, 1))).total_requests == 0
+        assert (await storage.costs.report(BOB, date(2025, 3, 1), date(2025, 3, 1))).total_requests == 1

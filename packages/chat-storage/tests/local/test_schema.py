@@ -2,10 +2,12 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 
+from chat_core.costs import CostRecord, PricingSnapshot, TokenUsage
 from chat_core.errors import InternalError
 from chat_core.ids import SessionId, UserId
 from chat_core.sessions import SessionUpdate
@@ -44,6 +46,36 @@ async def make_version_1_file(data_dir: Path) -> None:
         await database.close()
 
 
+async def make_version_4_file_with_costs(data_dir: Path, records: list[CostRecord]) -> None:
+    """A data directory as version 4 left it: cost records without their `recorded_at` column."""
+    await asyncio.to_thread(data_dir.mkdir, parents=True)
+    database = await Database.open(data_dir / DATABASE_FILE, busy_timeout_ms=1_000)
+    try:
+        await migrate(database, target=4)
+        async with database.transaction() as tx:
+            for record in records:
+                await tx.execute(
+                    "INSERT INTO cost_records (user_id, message_id, period, body) VALUES (?, ?, ?, ?)",
+                    (record.user_id, record.message_id, "2025-03", record.model_dump_json(by_alias=True)),
+                )
+    finally:
+        await database.close()
+
+
+def cost_record(number: int, at: datetime) -> CostRecord:
+    return CostRecord.for_turn(
+        user_id=ALICE,
+        session_id=SessionId("s-1"),
+        message_id=f"msg-s-1-{number}",
+        model_id="model-a",
+        model_name="Model A",
+        provider="bedrock",
+        usage=TokenUsage(input_tokens=1_000, output_tokens=100, total_tokens=1_100),
+        pricing=PricingSnapshot(input_price_per_mtok=3.0, output_price_per_mtok=15.0),
+        timestamp=at,
+    )
+
+
 class TestMigrations:
     @pytest.mark.asyncio
     async def test_a_fresh_directory_gets_the_current_schema(self, tmp_path: Path) -> None:
@@ -63,6 +95,20 @@ class TestMigrations:
             assert older is not None
             assert (older.title, older.message_count) == ("Title older", 1)
         assert schema_version(data_dir) == SCHEMA_VERSION
+
+    @pytest.mark.asyncio
+    async def test_cost_records_of_an_older_file_are_found_by_date(self, tmp_path: Path) -> None:
+        data_dir = tmp_path / "data"
+        inside = [
+            cost_record(1, datetime(2025, 3, 1, 0, 0, tzinfo=UTC)),
+            cost_record(2, datetime(2025, 3, 2, 23, 59, 59, 999_999, tzinfo=UTC)),
+        ]
+        outside = cost_record(3, datetime(2025, 3, 3, 0, 0, tzinfo=UTC))
+        await make_version_4_file_with_costs(data_dir, [*inside, outside])
+        async with open_storage(LocalStorageConfig(data_dir=data_dir)) as storage:
+            report = await storage.costs.report(ALICE, date(2025, 3, 1), date(2025, 3, 2))
+        assert report.total_requests == 2
+        assert report.total_cost == pytest.approx(sum(record.cost.total_cost for record in inside), abs=1e-9)
 
     @pytest.mark.asyncio
     async def test_reopening_applies_nothing_twice(self, tmp_path: Path) -> None:

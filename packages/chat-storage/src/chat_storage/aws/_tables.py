@@ -69,6 +69,7 @@ DOCUMENTS_UNFINISHED = Index("unfinished", "unfinishedPk", "unfinishedSk")
 FILES_BY_DATE = Index("by-date", "PK", "dateSk", local=True)
 FILES_BY_SIZE = Index("by-size", "PK", "sizeSk", local=True)
 FILES_BY_TYPE = Index("by-type", "PK", "typeSk", local=True)
+COSTS_BY_TIME = Index("by-time", "PK", "timestamp")
 USERS_BY_EMAIL = Index("by-email", "PK", "emailKey", local=True)
 USERS_BY_NAME = Index("by-name", "PK", "nameKey", local=True)
 USERS_BY_LOGIN = Index("by-login", "loginPk", "loginSk")
@@ -82,7 +83,7 @@ INDEXES: dict[str, tuple[Index, ...]] = {
     "assistants": (ASSISTANTS_BY_OWNER, ASSISTANTS_PUBLIC, ASSISTANTS_SHARED_WITH),
     "documents": (DOCUMENTS_BY_CREATED, DOCUMENTS_UNFINISHED),
     "files": (FILES_BY_DATE, FILES_BY_SIZE, FILES_BY_TYPE),
-    "costs": (),
+    "costs": (COSTS_BY_TIME,),
     "users": (USERS_BY_EMAIL, USERS_BY_NAME, USERS_BY_LOGIN, USERS_BY_STATUS, USERS_BY_DOMAIN),
     "roles": (),
     "tools": (),

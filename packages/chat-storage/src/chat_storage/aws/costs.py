@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -12,10 +13,12 @@ from chat_core.costs import (
     UserCostSummary,
     period_bounds,
     period_of,
+    summarize_records,
 )
 from chat_core.ids import UserId, validate_id
 from chat_storage.aws._errors import Rejected, call, transact
-from chat_storage.aws._items import attrs_of, iso, key
+from chat_storage.aws._items import attrs_of, iso, key, query_all
+from chat_storage.aws._tables import COSTS_BY_TIME
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb import DynamoDBClient
@@ -42,7 +45,8 @@ class DynamoCostLedger:
     Per user partition `USER#{uid}`: records `RECORD#{messageId}` and one item per month
     `PERIOD#{YYYY-MM}` holding the totals and, flattened, the per-model totals. Recording is one
     transaction: a conditional put of the record (so a message id counts once) plus `ADD`s on the
-    month item.
+    month item. Records carry their UTC `timestamp`, the sort key of the `by-time` index that date-range
+    reports query (month items have none, so the index holds records only).
     """
 
     def __init__(self, client: DynamoDBClient, table: str) -> None:
@@ -170,3 +174,29 @@ class DynamoCostLedger:
             total_cache_write_tokens=month.get("totalCacheWriteTokens", 0),
             total_cache_savings=month.get("totalCacheSavings", 0.0),
         )
+
+    async def report(self, user_id: UserId, start: date, end: date) -> UserCostSummary:
+        """The user's spend from `start` to `end` inclusive (UTC days): a Query of the `by-time` index.
+
+        A timestamp is ISO text starting with its date, so the day after `end` (a bare date, which no
+        timestamp equals) closes the range.
+        """
+        validate_id(user_id, field="userId")
+        items = await query_all(
+            self._client,
+            "read cost records",
+            {
+                "TableName": self._table,
+                "IndexName": COSTS_BY_TIME.name,
+                "KeyConditionExpression": "PK = :pk AND #at BETWEEN :start AND :end",
+                "ExpressionAttributeNames": {"#at": COSTS_BY_TIME.sort},
+                "ExpressionAttributeValues": {
+                    ":pk": {"S": _pk(user_id)},
+                    ":start": {"S": start.isoformat()},
+                    ":end": {"S": (end + timedelta(days=1)).isoformat()},
+                },
+                "ProjectionExpression": "body",
+            },
+        )
+        records = [CostRecord.model_validate_json(item["body"]["S"]) for item in items]
+        return summarize_records(user_id, start, end, records)

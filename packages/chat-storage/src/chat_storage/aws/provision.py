@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from chat_core.errors import UnavailableError
 from chat_storage.aws._clients import aws_clients
 from chat_storage.aws._errors import call, translate
 from chat_storage.aws._tables import INDEXES, TTL_ATTRIBUTES, Index, ResourceNames
@@ -19,6 +20,8 @@ if TYPE_CHECKING:
 __all__ = ["provision", "table_definition"]
 
 _ALREADY_THERE = frozenset({"ResourceInUseException", "BucketAlreadyOwnedByYou"})
+_INDEX_WAIT_SECONDS = 1800
+"""How long a new global index may take to fill from an existing table's items."""
 
 
 def table_definition(table: str, indexes: tuple[Index, ...]) -> dict[str, Any]:
@@ -38,27 +41,30 @@ def table_definition(table: str, indexes: tuple[Index, ...]) -> dict[str, Any]:
     for local, parameter in ((False, "GlobalSecondaryIndexes"), (True, "LocalSecondaryIndexes")):
         chosen = [index for index in indexes if index.local is local]
         if chosen:
-            definition[parameter] = [
-                {
-                    "IndexName": index.name,
-                    "KeySchema": [
-                        {"AttributeName": index.partition, "KeyType": "HASH"},
-                        {"AttributeName": index.sort, "KeyType": "RANGE"},
-                    ],
-                    "Projection": {"ProjectionType": "ALL"},
-                }
-                for index in chosen
-            ]
+            definition[parameter] = [_index_definition(index) for index in chosen]
     return definition
 
 
+def _index_definition(index: Index) -> Any:
+    return {
+        "IndexName": index.name,
+        "KeySchema": [
+            {"AttributeName": index.partition, "KeyType": "HASH"},
+            {"AttributeName": index.sort, "KeyType": "RANGE"},
+        ],
+        "Projection": {"ProjectionType": "ALL"},
+    }
+
+
 async def _create_table(dynamodb: DynamoDBClient, table: str, indexes: tuple[Index, ...]) -> None:
-    """Create one table and wait until it is active; an existing table is left as it is."""
+    """Create one table and wait until it is active; an existing table gains its missing global indexes."""
+    existed = False
     try:
         response = await dynamodb.create_table(**table_definition(table, indexes))
     except ClientError as exc:  # JUSTIFICATION: provisioning is idempotent; an existing table is the goal.
         if exc.response.get("Error", {}).get("Code") != "ResourceInUseException":
             raise translate(exc, "create a table") from exc
+        existed = True
     except Exception as exc:
         raise translate(exc, "create a table") from exc
     else:
@@ -68,6 +74,46 @@ async def _create_table(dynamodb: DynamoDBClient, table: str, indexes: tuple[Ind
     await call(
         "wait for a table", waiter.wait(TableName=table, WaiterConfig={"Delay": 1, "MaxAttempts": 120})
     )
+    if existed:
+        await _add_missing_indexes(dynamodb, table, indexes)
+
+
+async def _global_index_states(dynamodb: DynamoDBClient, table: str) -> dict[str, str]:
+    described = await call("describe a table", dynamodb.describe_table(TableName=table))
+    return {
+        index["IndexName"]: index.get("IndexStatus", "ACTIVE")
+        for index in described["Table"].get("GlobalSecondaryIndexes", [])
+    }
+
+
+async def _add_missing_indexes(dynamodb: DynamoDBClient, table: str, indexes: tuple[Index, ...]) -> None:
+    """Create the global indexes that a table made by an older version lacks.
+
+    One at a time, as DynamoDB requires, waiting until each is active (DynamoDB fills a new index from
+    the existing items). Local indexes can only be made with the table; none has been added to an existing table.
+    """
+    for index in indexes:
+        if index.local or index.name in await _global_index_states(dynamodb, table):
+            continue
+        try:
+            await dynamodb.update_table(
+                TableName=table,
+                AttributeDefinitions=[
+                    {"AttributeName": name, "AttributeType": "S"} for name in (index.partition, index.sort)
+                ],
+                GlobalSecondaryIndexUpdates=[{"Create": _index_definition(index)}],
+            )
+        except ClientError as exc:  # JUSTIFICATION: a concurrent provision may have created it first.
+            if index.name not in await _global_index_states(dynamodb, table):
+                raise translate(exc, "add an index") from exc
+        except Exception as exc:
+            raise translate(exc, "add an index") from exc
+        for _ in range(_INDEX_WAIT_SECONDS):
+            if (await _global_index_states(dynamodb, table)).get(index.name) == "ACTIVE":
+                break
+            await asyncio.sleep(1)
+        else:
+            raise UnavailableError(f"The index {index.name!r} of {table!r} did not become active in time.")
 
 
 async def _enable_ttl(dynamodb: DynamoDBClient, table: str, attribute: str) -> None:

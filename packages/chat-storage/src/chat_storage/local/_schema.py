@@ -198,7 +198,16 @@ CREATE INDEX users_by_status ON users (status, last_login_at DESC, user_id DESC)
 CREATE INDEX users_by_domain ON users (email_domain, last_login_at DESC, user_id DESC);
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4)
+# Version 5: cost records by time, for reports over a date range. `recorded_at` is the record's UTC
+# timestamp as ISO text starting with its date (`YYYY-MM-DDTHH:MM:SS...`), so a day range is a string
+# range; existing records get theirs here (to the second).
+_V5 = """
+ALTER TABLE cost_records ADD COLUMN recorded_at TEXT NOT NULL DEFAULT '';
+UPDATE cost_records SET recorded_at = strftime('%Y-%m-%dT%H:%M:%SZ', json_extract(body, '$.timestamp'));
+CREATE INDEX cost_records_by_time ON cost_records (user_id, recorded_at);
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5)
 """Migration `n` (1-based) brings a file from version `n - 1` to `n`."""
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from chat_core.costs import (
@@ -11,6 +12,7 @@ from chat_core.costs import (
     UserCostSummary,
     period_bounds,
     period_of,
+    summarize_records,
 )
 from chat_core.ids import UserId, validate_id
 from chat_storage.local._db import Database
@@ -40,6 +42,11 @@ def _nano(usd: float) -> int:
 
 def _usd(nano: int) -> float:
     return float(Decimal(nano).scaleb(-9))
+
+
+def _recorded_at(moment: datetime) -> str:
+    """UTC ISO text starting with the date, so that a range of days is a range of strings."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 class LocalCostLedger:
@@ -74,8 +81,15 @@ class LocalCostLedger:
         )
         async with self._db.transaction() as tx:
             inserted = await tx.execute(
-                "INSERT OR IGNORE INTO cost_records (user_id, message_id, period, body) VALUES (?, ?, ?, ?)",
-                (entry.user_id, entry.message_id, period, entry.model_dump_json(by_alias=True)),
+                "INSERT OR IGNORE INTO cost_records (user_id, message_id, period, recorded_at, body) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (
+                    entry.user_id,
+                    entry.message_id,
+                    period,
+                    _recorded_at(entry.timestamp),
+                    entry.model_dump_json(by_alias=True),
+                ),
             )
             if inserted == 0:
                 return False
@@ -129,3 +143,13 @@ class LocalCostLedger:
             total_cache_write_tokens=sum(row["cache_write_tokens"] for row in rows),
             total_cache_savings=_usd(sum(row["cache_savings_nusd"] for row in rows)),
         )
+
+    async def report(self, user_id: UserId, start: date, end: date) -> UserCostSummary:
+        """The user's spend from `start` to `end` inclusive (UTC days), from the records in range."""
+        validate_id(user_id, field="userId")
+        rows = await self._db.fetch_all(
+            "SELECT body FROM cost_records WHERE user_id = ? AND recorded_at >= ? AND recorded_at < ?",
+            (user_id, start.isoformat(), (end + timedelta(days=1)).isoformat()),
+        )
+        records = [CostRecord.model_validate_json(row["body"]) for row in rows]
+        return summarize_records(user_id, start, end, records)
