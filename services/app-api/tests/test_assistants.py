@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+import pytest
 
 Api = Callable[..., Any]
 CheckError = Callable[..., dict[str, Any]]
@@ -52,6 +53,26 @@ class TestCreate:
         response = api().post("/assistants/draft", json={})
         assert response.status_code == 201
         assert (response.json()["name"], response.json()["status"]) == ("Untitled Assistant", "DRAFT")
+
+    def test_the_forms_whole_value_creates_a_complete_assistant(self, api: Api) -> None:
+        form = {
+            "name": "Tutor",
+            "description": "Helps",
+            "instructions": "Be kind",
+            "vectorIndexId": "idx_assistants",
+            "visibility": "PRIVATE",
+            "tags": [],
+            "status": "DRAFT",
+        }
+        response = api().post("/assistants", json=form)
+        assert response.status_code == 201, response.text
+        body = response.json()
+        assert body["status"] == "COMPLETE"
+        assert body["vectorIndexId"] == body["assistantId"]
+
+    def test_a_draft_has_an_index_id(self, api: Api) -> None:
+        body = api().post("/assistants/draft", json={"name": "Untitled Assistant"}).json()
+        assert body["vectorIndexId"] == body["assistantId"]
 
     def test_invalid_body_is_422(self, api: Api, check_error: CheckError) -> None:
         check_error(api().post("/assistants", json={"name": ""}), 422, "validation_error")
@@ -108,6 +129,34 @@ class TestOwnerOnly:
         updated = alice.put(path, json={"description": "new", "tags": ["x"]}).json()
         assert (updated["description"], updated["tags"], updated["name"]) == ("new", ["x"], "Helper")
         assert alice.post(f"{path}/archive").json()["status"] == "ARCHIVED"
+
+    def test_the_edit_forms_whole_value_publishes_a_draft(self, api: Api) -> None:
+        alice = api()
+        draft = alice.post("/assistants/draft", json={"name": "Untitled Assistant"}).json()
+        form = {
+            "name": "Tutor",
+            "description": "Helps",
+            "instructions": "Be kind",
+            "vectorIndexId": draft["vectorIndexId"],
+            "visibility": "PRIVATE",
+            "tags": ["math"],
+            "status": "COMPLETE",
+        }
+        response = alice.put(f"/assistants/{draft['assistantId']}", json=form)
+        assert response.status_code == 200, response.text
+        assert (response.json()["name"], response.json()["status"]) == ("Tutor", "COMPLETE")
+
+    @pytest.mark.parametrize("field", ["visibility", "status", "name", "tags", "vectorIndexId"])
+    def test_null_for_a_non_nullable_field_is_422_naming_it(
+        self, api: Api, check_error: CheckError, field: str
+    ) -> None:
+        alice = api()
+        assistant = create(alice)
+        error = check_error(
+            alice.put(f"/assistants/{assistant['assistantId']}", json={field: None}), 422, "validation_error"
+        )
+        assert error["field"] == field
+        assert alice.get(f"/assistants/{assistant['assistantId']}").json() == assistant
 
     def test_private_assistant_is_404_to_others_and_learns_nothing(
         self, api: Api, check_error: CheckError

@@ -17,7 +17,9 @@ Api = Callable[..., Any]
 CheckError = Callable[..., dict[str, Any]]
 
 
-def record_turns(live: Any, user_id: str, turns: list[tuple[str, str, int, int]]) -> None:
+def record_turns(
+    live: Any, user_id: str, turns: list[tuple[str, str, int, int]], *, at: datetime | None = None
+) -> None:
     """Bill turns (message id, model id, input tokens, output tokens) as inference-api would."""
 
     async def write() -> None:
@@ -37,7 +39,7 @@ def record_turns(live: Any, user_id: str, turns: list[tuple[str, str, int, int]]
                             total_tokens=tokens_in + tokens_out,
                         ),
                         pricing=PricingSnapshot(input_price_per_mtok=1.0, output_price_per_mtok=5.0),
-                        timestamp=datetime(2026, 3, 15, tzinfo=UTC),
+                        timestamp=at or datetime(2026, 3, 15, tzinfo=UTC),
                     )
                 )
 
@@ -74,6 +76,44 @@ class TestCostSummary:
     def test_a_bad_period_is_422(self, api: Api, check_error: CheckError) -> None:
         for period in ("2026-13", "2026-3", "march", "0000-01"):
             check_error(api().get("/costs/summary", params={"period": period}), 422, "validation_error")
+
+
+class TestDetailedReport:
+    def test_the_days_in_range_by_model(self, api: Api, live: Any) -> None:
+        alice = api("alice")
+        record_turns(live, alice.user_id, [("m1", "haiku", 1000, 100)], at=datetime(2026, 3, 1, tzinfo=UTC))
+        record_turns(
+            live, alice.user_id, [("m2", "haiku", 2000, 200)], at=datetime(2026, 3, 30, 23, tzinfo=UTC)
+        )
+        record_turns(live, alice.user_id, [("m3", "haiku", 9000, 900)], at=datetime(2026, 3, 31, tzinfo=UTC))
+        report = alice.get(
+            "/costs/detailed-report", params={"start_date": "2026-03-01", "end_date": "2026-03-30"}
+        )
+        assert report.status_code == 200, report.text
+        body = report.json()
+        assert (body["periodStart"], body["periodEnd"], body["totalRequests"]) == (
+            "2026-03-01",
+            "2026-03-30",
+            2,
+        )
+        assert body["totalCost"] == 0.0045
+        assert [model["modelId"] for model in body["models"]] == ["haiku"]
+
+    def test_ninety_days_at_most_and_in_order(self, api: Api, check_error: CheckError) -> None:
+        alice = api("alice")
+        ok = alice.get(
+            "/costs/detailed-report", params={"start_date": "2026-01-01", "end_date": "2026-03-31"}
+        )
+        assert ok.status_code == 200
+        for start, end in (("2026-01-01", "2026-04-01"), ("2026-03-02", "2026-03-01")):
+            error = check_error(
+                alice.get("/costs/detailed-report", params={"start_date": start, "end_date": end}),
+                422,
+                "validation_error",
+            )
+            assert error["field"] == "end_date"
+        for params in ({"start_date": "2026-03-01"}, {"start_date": "march", "end_date": "2026-03-02"}):
+            check_error(alice.get("/costs/detailed-report", params=params), 422, "validation_error")
 
 
 class TestUserSearch:

@@ -38,12 +38,26 @@ class TestUploadFlow:
         check_error(alice.post(f"/files/{grant['uploadId']}/complete"), 409, "conflict")
         files = alice.get("/files", params={"sessionId": "s-1"}).json()
         assert [item["uploadId"] for item in files["files"]] == [grant["uploadId"]]
-        assert files["nextCursor"] is None
+        assert (files["nextCursor"], files["totalCount"]) == (None, None)
         assert alice.get("/files", params={"sessionId": "other"}).json()["files"] == []
         assert alice.get("/files/quota").json() == {"usedBytes": 5, "maxBytes": 1024**3, "fileCount": 1}
         assert alice.delete(f"/files/{grant['uploadId']}").status_code == 204
         assert alice.get("/files/quota").json()["usedBytes"] == 0
         check_error(alice.delete(f"/files/{grant['uploadId']}"), 404, "not_found")
+
+    def test_s3_uri_names_the_object_on_aws_and_is_null_on_sqlite(self, api: Api, live: Any) -> None:
+        alice = api()
+        grant = presign(alice, 5).json()
+        put(grant["presignedUrl"], b"hello")
+        done = alice.post(f"/files/{grant['uploadId']}/complete").json()
+        listed = alice.get("/files").json()["files"][0]
+        assert listed["s3Uri"] == done["s3Uri"]
+        if live.backend == "aws":
+            bucket = f"{live.settings.resource_prefix}-blobs"
+            assert done["s3Uri"].startswith(f"s3://{bucket}/")
+            assert done["s3Uri"].endswith(f"/{grant['uploadId']}/notes.txt")
+        else:
+            assert done["s3Uri"] is None
 
     def test_complete_without_an_upload_is_404_and_fails_the_file(
         self, api: Api, check_error: CheckError

@@ -63,6 +63,6 @@ class TestSecondUser:
         alice_with_data(api)
         bob = api("bob")
         assert bob.get("/sessions").json() == {"sessions": [], "nextToken": None}
-        assert bob.get("/files").json() == {"files": [], "nextCursor": None}
+        assert bob.get("/files").json() == {"files": [], "nextCursor": None, "totalCount": None}
         assert bob.get("/files", params={"sessionId": "s-1"}).json()["files"] == []
         assert bob.get("/files/quota").json()["usedBytes"] == 0

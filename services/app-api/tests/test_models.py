@@ -64,6 +64,17 @@ class TestAdminCrud:
         )
         assert error["field"] == "maxInputTokens"
 
+    def test_null_for_a_non_nullable_field_is_422_naming_it(self, api: Api, check_error: CheckError) -> None:
+        admin = api("root", roles=["admin"])
+        model = admin.post("/admin/managed-models", json=model_body()).json()
+        for field in ("enabled", "modelName", "inputPricePerMillionTokens", "allowedAppRoles"):
+            error = check_error(
+                admin.put(f"/admin/managed-models/{model['id']}", json={field: None}), 422, "validation_error"
+            )
+            assert error["field"] == field
+        cleared = admin.put(f"/admin/managed-models/{model['id']}", json={"knowledgeCutoffDate": None})
+        assert cleared.status_code == 200
+
     def test_non_admin_gets_403_on_every_admin_route(self, api: Api, check_error: CheckError) -> None:
         admin, user = api("root", roles=["admin"]), api("bob", roles=["staff"])
         model_id = admin.post("/admin/managed-models", json=model_body()).json()["id"]

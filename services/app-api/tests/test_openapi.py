@@ -53,8 +53,13 @@ state, so schema-valid input may still be a 422; and pydantic's lax mode accepts
 other check runs: no 5xx, documented statuses, content types and headers, response bodies that match
 their schema, `Allow` on 405s."""
 
-# The committed document, which the tests above prove is the one the live app serves.
-schema = schemathesis.openapi.from_dict(json.loads(COMMITTED.read_text()))
+# The committed document, which the tests above prove is the one the live app serves. Model discovery
+# is left out: it calls Bedrock or an OpenAI-compatible endpoint (never reached from tests), and its
+# 503 for a provider that is not configured is its documented answer; test_model_discovery.py runs it
+# against fake providers.
+schema = schemathesis.openapi.from_dict(json.loads(COMMITTED.read_text())).exclude(
+    path_regex=r"^/admin/(bedrock|openai|gemini)/models$"
+)
 
 
 @schema.parametrize()

@@ -10,8 +10,10 @@ from typing import Any
 import httpx
 import pytest
 
+from app_api.sessions import service as sessions_service
+from chat_core.costs import CostBreakdown, TokenUsage
 from chat_core.ids import SessionId, UserId
-from chat_core.messages import ContentBlock, MessageDraft
+from chat_core.messages import Attachment, ContentBlock, MessageDraft, MessageMetadata
 from chat_storage import open_storage
 
 Api = Callable[..., Any]
@@ -218,3 +220,87 @@ class TestMessages:
 
     def test_messages_of_a_missing_session_is_404(self, api: Api, check_error: CheckError) -> None:
         check_error(api().get("/sessions/none/messages"), 404, "not_found")
+
+    @pytest.mark.asyncio
+    async def test_cost_is_the_total_in_usd_with_the_breakdown_beside_it(self, api: Api, live: Any) -> None:
+        alice = api()
+        put_metadata(alice, "s-1")
+        reply = MessageDraft(
+            role="assistant",
+            content=[ContentBlock.of_text("answer")],
+            metadata=MessageMetadata(
+                token_usage=TokenUsage(input_tokens=1000, output_tokens=100, total_tokens=1100),
+                cost=CostBreakdown(input_cost=0.003, output_cost=0.0015, total_cost=0.0045),
+            ),
+        )
+        async with open_storage(live.storage_config()) as storage:
+            await storage.messages.append(UserId(alice.user_id), SessionId("s-1"), [reply])
+        metadata = alice.get("/sessions/s-1/messages").json()["messages"][0]["metadata"]
+        assert metadata["cost"] == 0.0045
+        assert metadata["costBreakdown"] == {
+            "inputCost": 0.003,
+            "outputCost": 0.0015,
+            "cacheWriteCost": 0.0,
+            "cacheReadCost": 0.0,
+            "totalCost": 0.0045,
+        }
+
+    @pytest.mark.asyncio
+    async def test_uploaded_files_of_a_user_message_come_back_as_attachment_badges(
+        self, api: Api, live: Any
+    ) -> None:
+        alice = api()
+        put_metadata(alice, "s-1")
+        document = Attachment(format="pdf", name="manual.pdf", upload_id="up-1", size_bytes=2048)
+        image = Attachment(format="png", name="photo.png", upload_id="up-2", size_bytes=512)
+        question = MessageDraft(
+            role="user",
+            content=[
+                ContentBlock.of_text("What does it say?"),
+                ContentBlock(type="document", document=document),
+                ContentBlock(type="image", image=image),
+            ],
+        )
+        async with open_storage(live.storage_config()) as storage:
+            await storage.messages.append(UserId(alice.user_id), SessionId("s-1"), [question])
+        content = alice.get("/sessions/s-1/messages").json()["messages"][0]["content"]
+        badges = [block["fileAttachment"] for block in content if block["type"] == "fileAttachment"]
+        assert badges == [
+            {"uploadId": "up-1", "filename": "manual.pdf", "mimeType": "application/pdf", "sizeBytes": 2048},
+            {"uploadId": "up-2", "filename": "photo.png", "mimeType": "image/png", "sizeBytes": 512},
+        ]
+        assert [block["type"] for block in content[2:]] == ["text", "document", "image"]
+
+    @pytest.mark.asyncio
+    async def test_without_a_limit_the_whole_conversation_comes_back(
+        self, api: Api, live: Any, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr(sessions_service, "MAX_PAGE_SIZE", 2)  # read it in several storage pages
+        alice = api()
+        put_metadata(alice, "s-1")
+        drafts = [
+            MessageDraft(role="user", content=[ContentBlock.of_text(f"m{index}")]) for index in range(5)
+        ]
+        async with open_storage(live.storage_config()) as storage:
+            await storage.messages.append(UserId(alice.user_id), SessionId("s-1"), drafts)
+        body = alice.get("/sessions/s-1/messages").json()
+        assert [item["id"] for item in body["messages"]] == [f"msg-s-1-{index}" for index in range(5)]
+        assert body["nextToken"] is None
+
+    @pytest.mark.asyncio
+    async def test_a_conversation_beyond_the_bound_ends_with_a_token(
+        self, api: Api, live: Any, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr(sessions_service, "MAX_PAGE_SIZE", 2)
+        monkeypatch.setattr(sessions_service, "WHOLE_CONVERSATION_LIMIT", 3)
+        alice = api()
+        put_metadata(alice, "s-1")
+        drafts = [
+            MessageDraft(role="user", content=[ContentBlock.of_text(f"m{index}")]) for index in range(5)
+        ]
+        async with open_storage(live.storage_config()) as storage:
+            await storage.messages.append(UserId(alice.user_id), SessionId("s-1"), drafts)
+        first = alice.get("/sessions/s-1/messages").json()
+        assert [item["id"] for item in first["messages"]] == ["msg-s-1-0", "msg-s-1-1", "msg-s-1-2"]
+        rest = alice.get("/sessions/s-1/messages", params={"next_token": first["nextToken"]}).json()
+        assert [item["id"] for item in rest["messages"]] == ["msg-s-1-3", "msg-s-1-4"]

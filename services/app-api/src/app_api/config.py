@@ -34,6 +34,11 @@ class Settings(EdgeSettings):
     title_timeout: float = Field(default=10.0, gt=0, le=120)
     """Seconds a title model may take before the fallback title is used."""
 
+    # Model discovery (`/admin/{bedrock,openai}/models`); the OpenAI-compatible endpoint is the shared
+    # `openai_base_url` / `openai_api_key` of the model providers.
+    bedrock_control_endpoint_url: str | None = None
+    """Override of the Bedrock control-plane endpoint (`ListFoundationModels`); unset means AWS."""
+
     @model_validator(mode="after")
     def _check_title_model(self) -> Self:
         if self.title_provider != "none" and not self.title_model:

@@ -18,6 +18,7 @@ from app_api.health.router import router as health_router
 from app_api.lifespan import lifespan_for
 from app_api.managed_models.router import admin_router as admin_models_router
 from app_api.managed_models.router import router as models_router
+from app_api.model_discovery.router import router as discovery_router
 from app_api.roles.router import router as roles_router
 from app_api.sessions.router import router as sessions_router
 from app_api.users.router import admin_router as admin_users_router
@@ -46,6 +47,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         models_router,
         admin_models_router,
         roles_router,
+        discovery_router,
         assistants_router,
         documents_router,
         files_router,

@@ -9,14 +9,15 @@ from fastapi import APIRouter, Query, Response, status
 from app_api.assistants import service
 from app_api.assistants.schemas import (
     AssistantCreateDraft,
+    AssistantCreateRequest,
     AssistantPage,
     AssistantRead,
     AssistantShares,
+    AssistantUpdateRequest,
     ShareRequest,
 )
 from app_api.assistants.service import AssistantView
 from app_api.dependencies import CurrentUser, KnowledgeDep, StorageDep
-from chat_core.assistants import AssistantCreate, AssistantUpdate
 from chat_http.errors import error_responses
 
 __all__ = ["router"]
@@ -32,9 +33,12 @@ async def create_draft(body: AssistantCreateDraft, user: CurrentUser, storage: S
 
 
 @router.post("", response_model=AssistantRead, status_code=status.HTTP_201_CREATED)
-async def create_assistant(body: AssistantCreate, user: CurrentUser, storage: StorageDep) -> AssistantRead:
+async def create_assistant(
+    body: AssistantCreateRequest, user: CurrentUser, storage: StorageDep
+) -> AssistantRead:
     """Create a COMPLETE assistant owned by the caller."""
-    return AssistantRead.of(AssistantView(await service.create_assistant(storage.assistants, user, body)))
+    created = await service.create_assistant(storage.assistants, user, body.to_create())
+    return AssistantRead.of(AssistantView(created))
 
 
 @router.get("", response_model=AssistantPage)
@@ -68,10 +72,10 @@ async def read_assistant(assistant_id: str, user: CurrentUser, storage: StorageD
 
 @router.put("/{assistant_id}", response_model=AssistantRead, responses=error_responses(403, 404, 409))
 async def update_assistant(
-    assistant_id: str, body: AssistantUpdate, user: CurrentUser, storage: StorageDep
+    assistant_id: str, body: AssistantUpdateRequest, user: CurrentUser, storage: StorageDep
 ) -> AssistantRead:
     """Owner-only partial update."""
-    updated = await service.update_assistant(storage.assistants, user, assistant_id, body)
+    updated = await service.update_assistant(storage.assistants, user, assistant_id, body.to_update())
     return AssistantRead.of(AssistantView(updated))
 
 

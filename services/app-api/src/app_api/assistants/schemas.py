@@ -3,26 +3,61 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 from pydantic import Field
 
 from app_api.assistants.service import AssistantView
 from app_api.schemas import ApiModel
-from chat_core.assistants import AssistantStatus, Visibility
+from chat_core.assistants import AssistantCreate, AssistantStatus, AssistantUpdate, Visibility
+from chat_core.fields import NOT_NULL, omittable
 
 __all__ = [
     "AssistantCreateDraft",
+    "AssistantCreateRequest",
     "AssistantPage",
     "AssistantRead",
     "AssistantShares",
+    "AssistantUpdateRequest",
     "ShareRequest",
 ]
+
+_INDEX_ID_DOC = (
+    "Read-only: accepted (the frontend's form always sends it back) and ignored. Each assistant's "
+    "passages live in the knowledge base under its own id."
+)
 
 
 class AssistantCreateDraft(ApiModel):
     """`CreateAssistantDraftRequest`: a name is optional."""
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
+
+
+class AssistantCreateRequest(AssistantCreate):
+    """`CreateAssistantRequest`: the assistant form's whole value, which always carries two extra fields."""
+
+    vector_index_id: Annotated[str | None, NOT_NULL] = omittable(max_length=256, description=_INDEX_ID_DOC)
+    status: Annotated[AssistantStatus | None, NOT_NULL] = omittable(
+        description="Accepted and ignored: this route always creates a COMPLETE assistant (as the original "
+        "did), so an assistant made from the form can be shared at once. Drafts come from `POST /draft`."
+    )
+
+    def to_create(self) -> AssistantCreate:
+        """The domain's creation request, without the accepted-and-ignored fields."""
+        return AssistantCreate.model_validate(self.model_dump(exclude={"vector_index_id", "status"}))
+
+
+class AssistantUpdateRequest(AssistantUpdate):
+    """`UpdateAssistantRequest`: a partial update; `status` is honoured (`COMPLETE` publishes a draft)."""
+
+    vector_index_id: Annotated[str | None, NOT_NULL] = omittable(max_length=256, description=_INDEX_ID_DOC)
+
+    def to_update(self) -> AssistantUpdate:
+        """The domain's partial update: only the fields sent, without the read-only one."""
+        return AssistantUpdate.model_validate(
+            self.model_dump(exclude_unset=True, exclude={"vector_index_id"})
+        )
 
 
 class AssistantRead(ApiModel):
@@ -33,7 +68,8 @@ class AssistantRead(ApiModel):
     name: str
     description: str
     instructions: str
-    vector_index_id: str | None
+    vector_index_id: str
+    """Where the assistant's passages live in the knowledge base (its own id unless set otherwise)."""
     visibility: Visibility
     tags: list[str]
     usage_count: int
@@ -54,7 +90,7 @@ class AssistantRead(ApiModel):
             name=assistant.name,
             description=assistant.description,
             instructions=assistant.instructions,
-            vector_index_id=assistant.vector_index_id,
+            vector_index_id=assistant.vector_index_id or assistant.assistant_id,
             visibility=assistant.visibility,
             tags=assistant.tags,
             usage_count=assistant.usage_count,

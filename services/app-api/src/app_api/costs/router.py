@@ -1,7 +1,8 @@
-"""`GET /costs/summary`."""
+"""`GET /costs/summary` (a month) and `GET /costs/detailed-report` (a range of days)."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -26,3 +27,14 @@ async def read_cost_summary(
 ) -> UserCostSummary:
     """The caller's usage and cost for a month, by model."""
     return await service.get_summary(storage.costs, user, period)
+
+
+@router.get("/detailed-report", response_model=UserCostSummary)
+async def read_cost_report(
+    user: CurrentUser,
+    storage: StorageDep,
+    start_date: Annotated[date, Query(description="First day, YYYY-MM-DD (UTC)")],
+    end_date: Annotated[date, Query(description="Last day, YYYY-MM-DD (UTC); at most 90 days in all")],
+) -> UserCostSummary:
+    """The caller's usage and cost over a range of days, by model."""
+    return await service.get_report(storage.costs, user, start_date, end_date)

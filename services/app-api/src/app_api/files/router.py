@@ -21,6 +21,18 @@ async def _upload_policy(state: StateDep) -> UploadPolicy:
 
 UploadPolicyDep = Annotated[UploadPolicy, Depends(_upload_policy)]
 
+
+async def _s3_bucket(settings: SettingsDep) -> str | None:
+    """The aws backend's bucket (for `s3Uri`); `None` on sqlite."""
+    if settings.storage != "aws":
+        return None
+    from chat_storage.aws import ResourceNames
+
+    return ResourceNames(settings.resource_prefix).bucket
+
+
+S3BucketDep = Annotated[str | None, Depends(_s3_bucket)]
+
 router = APIRouter(prefix="/files", tags=["files"])
 
 
@@ -60,15 +72,19 @@ async def presign_upload(
 
 
 @router.post("/{upload_id}/complete", response_model=FileRead, responses=error_responses(404, 409))
-async def complete_upload(upload_id: str, user: CurrentUser, storage: StorageDep) -> FileRead:
+async def complete_upload(
+    upload_id: str, user: CurrentUser, storage: StorageDep, s3_bucket: S3BucketDep
+) -> FileRead:
     """Confirm the upload; the file becomes `ready` to attach to a message."""
-    return FileRead.of(await service.complete_upload(storage.files, storage.blobs, user, upload_id))
+    upload = await service.complete_upload(storage.files, storage.blobs, user, upload_id)
+    return FileRead.of(upload, s3_bucket=s3_bucket)
 
 
 @router.get("", response_model=FilePage)
 async def read_files(
     user: CurrentUser,
     storage: StorageDep,
+    s3_bucket: S3BucketDep,
     session_id: Annotated[str | None, Query(alias="sessionId", max_length=128)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=2048)] = None,
@@ -85,7 +101,9 @@ async def read_files(
         sort_by=sort_by,
         sort_order=sort_order,
     )
-    return FilePage(files=[FileRead.of(item) for item in page.items], next_cursor=page.next_cursor)
+    return FilePage(
+        files=[FileRead.of(item, s3_bucket=s3_bucket) for item in page.items], next_cursor=page.next_cursor
+    )
 
 
 @router.get("/quota", response_model=QuotaRead)

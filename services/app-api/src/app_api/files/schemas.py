@@ -1,4 +1,4 @@
-"""HTTP shapes of the files routes (the original's names; storage locations stay internal)."""
+"""HTTP shapes of the files routes (the original's names)."""
 
 from __future__ import annotations
 
@@ -39,10 +39,12 @@ class FileRead(ApiModel):
     session_id: str
     status: FileStatus
     created_at: datetime
+    s3_uri: str | None
+    """`s3://bucket/key` of the file on the aws backend; `null` on sqlite, where files are not in S3."""
 
     @classmethod
-    def of(cls, upload: FileUpload) -> FileRead:
-        """The owner's view of an upload."""
+    def of(cls, upload: FileUpload, *, s3_bucket: str | None) -> FileRead:
+        """The owner's view of an upload (`s3_bucket`: the aws backend's bucket, else `None`)."""
         return cls(
             upload_id=upload.upload_id,
             filename=upload.filename,
@@ -51,6 +53,7 @@ class FileRead(ApiModel):
             session_id=upload.session_id,
             status=upload.status,
             created_at=upload.created_at,
+            s3_uri=f"s3://{s3_bucket}/{upload.storage_key}" if s3_bucket else None,
         )
 
 
@@ -59,6 +62,8 @@ class FilePage(ApiModel):
 
     files: list[FileRead]
     next_cursor: str | None = None
+    total_count: None = None
+    """Always `null`: the listing is paged by cursor and not counted (`/files/quota` has the file count)."""
 
 
 class QuotaRead(ApiModel):

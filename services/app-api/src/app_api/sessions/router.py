@@ -93,7 +93,10 @@ async def read_messages(
     session_id: str,
     user: CurrentUser,
     storage: StorageDep,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    limit: Annotated[
+        int | None,
+        Query(ge=1, le=1000, description="Page size; omitted = the whole conversation (see nextToken)"),
+    ] = None,
     next_token: Annotated[str | None, Query(max_length=2048)] = None,
 ) -> MessagePage:
     """The session's messages, oldest first."""

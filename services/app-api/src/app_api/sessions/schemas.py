@@ -3,18 +3,33 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import Field
 
 from app_api.schemas import ApiModel
-from chat_core.messages import Citation, ContentBlock, Message, MessageMetadata, MessageStatus, Role
+from chat_core.costs import CostBreakdown, TokenUsage
+from chat_core.fields import NOT_NULL, omittable
+from chat_core.messages import (
+    Attribution,
+    Citation,
+    ContentBlock,
+    Latency,
+    Message,
+    MessageMetadata,
+    MessageStatus,
+    ModelInfo,
+    Role,
+)
 from chat_core.sessions import SessionMetadata, SessionPreferences, SessionStatus, SessionUpdate
 
 __all__ = [
     "BulkDeleteItem",
     "BulkDeleteRead",
     "BulkDeleteRequest",
+    "FileAttachmentBlock",
+    "FileAttachmentRead",
+    "MessageMetadataRead",
     "MessagePage",
     "MessageRead",
     "SessionPage",
@@ -68,18 +83,18 @@ class SessionUpdateRequest(ApiModel):
     Preferences are merged field by field; `preferences` may carry further keys to merge.
     """
 
-    title: str | None = Field(default=None, min_length=1, max_length=200)
-    status: SessionStatus | None = None
-    starred: bool | None = None
-    tags: list[str] | None = Field(default=None, max_length=50)
-    last_model: str | None = Field(default=None, max_length=256)
-    last_temperature: float | None = Field(default=None, ge=0, le=2)
-    enabled_tools: list[str] | None = Field(default=None, max_length=200)
-    selected_prompt_id: str | None = Field(default=None, max_length=256)
-    custom_prompt_text: str | None = Field(default=None, max_length=20000)
-    assistant_id: str | None = Field(default=None, max_length=128)
-    system_prompt_hash: str | None = Field(default=None, max_length=128)
-    preferences: dict[str, Any] | None = None
+    title: Annotated[str | None, NOT_NULL] = omittable(min_length=1, max_length=200)
+    status: Annotated[SessionStatus | None, NOT_NULL] = omittable()
+    starred: Annotated[bool | None, NOT_NULL] = omittable()
+    tags: Annotated[list[str] | None, NOT_NULL] = omittable(max_length=50)
+    last_model: Annotated[str | None, NOT_NULL] = omittable(max_length=256)
+    last_temperature: Annotated[float | None, NOT_NULL] = omittable(ge=0, le=2)
+    enabled_tools: Annotated[list[str] | None, NOT_NULL] = omittable(max_length=200)
+    selected_prompt_id: Annotated[str | None, NOT_NULL] = omittable(max_length=256)
+    custom_prompt_text: Annotated[str | None, NOT_NULL] = omittable(max_length=20000)
+    assistant_id: Annotated[str | None, NOT_NULL] = omittable(max_length=128)
+    system_prompt_hash: Annotated[str | None, NOT_NULL] = omittable(max_length=128)
+    preferences: Annotated[dict[str, Any] | None, NOT_NULL] = omittable()
 
     def to_update(self) -> SessionUpdate:
         """The domain's partial update."""
@@ -119,15 +134,103 @@ class BulkDeleteRead(ApiModel):
     results: list[BulkDeleteItem]
 
 
+_MIME_TYPES: Final = {
+    "pdf": "application/pdf",
+    "csv": "text/csv",
+    "doc": "application/msword",
+    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "xls": "application/vnd.ms-excel",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "html": "text/html",
+    "txt": "text/plain",
+    "md": "text/markdown",
+    "png": "image/png",
+    "jpeg": "image/jpeg",
+    "gif": "image/gif",
+    "webp": "image/webp",
+}
+"""MIME type of an attachment by its stored format (the formats the turn's attachment rules produce)."""
+
+
+class MessageMetadataRead(ApiModel):
+    """`MessageMetadata`, with `cost` the total in USD as a number.
+
+    The stream's `metadata` event sends that number too, and the frontend formats it with `toFixed`;
+    `costBreakdown` holds the parts.
+    """
+
+    latency: Latency | None = None
+    token_usage: TokenUsage | None = None
+    model_info: ModelInfo | None = None
+    attribution: Attribution | None = None
+    cost: float | None = None
+    cost_breakdown: CostBreakdown | None = None
+    citations: list[Citation] | None = None
+    error_code: str | None = None
+
+    @classmethod
+    def of(cls, metadata: MessageMetadata) -> MessageMetadataRead:
+        """The wire view of a turn's stored metadata."""
+        return cls(
+            latency=metadata.latency,
+            token_usage=metadata.token_usage,
+            model_info=metadata.model_info,
+            attribution=metadata.attribution,
+            cost=metadata.cost.total_cost if metadata.cost else None,
+            cost_breakdown=metadata.cost,
+            citations=metadata.citations,
+            error_code=metadata.error_code,
+        )
+
+
+class FileAttachmentRead(ApiModel):
+    """A file attached to a user message (`FileAttachmentData`), shown as a badge."""
+
+    upload_id: str
+    filename: str
+    mime_type: str
+    size_bytes: int
+
+
+class FileAttachmentBlock(ApiModel):
+    """`{type: "fileAttachment", fileAttachment}`: the block the frontend renders for an attached file.
+
+    Returned before the stored `document`/`image` reference of each uploaded file of a user message.
+    """
+
+    type: Literal["fileAttachment"] = "fileAttachment"
+    file_attachment: FileAttachmentRead
+
+
+def _content_of(message: Message) -> list[ContentBlock | FileAttachmentBlock]:
+    if message.role != "user":
+        return list(message.content)
+    badges: list[ContentBlock | FileAttachmentBlock] = []
+    for block in message.content:
+        attachment = block.document or block.image
+        if attachment is not None and attachment.upload_id is not None:
+            badges.append(
+                FileAttachmentBlock(
+                    file_attachment=FileAttachmentRead(
+                        upload_id=attachment.upload_id,
+                        filename=attachment.name,
+                        mime_type=_MIME_TYPES.get(attachment.format, "application/octet-stream"),
+                        size_bytes=attachment.size_bytes or 0,
+                    )
+                )
+            )
+    return [*badges, *message.content]
+
+
 class MessageRead(ApiModel):
     """`MessageResponse`: `id` is `msg-{sessionId}-{index}`; `citations` are repeated top-level."""
 
     id: str
     role: Role
-    content: list[ContentBlock]
+    content: list[ContentBlock | FileAttachmentBlock]
     created_at: datetime
     status: MessageStatus
-    metadata: MessageMetadata | None = None
+    metadata: MessageMetadataRead | None = None
     citations: list[Citation] | None = None
 
     @classmethod
@@ -136,16 +239,16 @@ class MessageRead(ApiModel):
         return cls(
             id=message.id,
             role=message.role,
-            content=message.content,
+            content=_content_of(message),
             created_at=message.created_at,
             status=message.status,
-            metadata=message.metadata,
+            metadata=MessageMetadataRead.of(message.metadata) if message.metadata else None,
             citations=message.citations,
         )
 
 
 class MessagePage(ApiModel):
-    """`MessagesListResponse`."""
+    """`MessagesListResponse`; without a `limit` it holds the whole conversation (up to a bound)."""
 
     messages: list[MessageRead]
     next_token: str | None = None

@@ -8,11 +8,12 @@ from chat_core.errors import InvalidInputError, NotFoundError
 from chat_core.identity import User
 from chat_core.ids import SessionId, validate_id
 from chat_core.messages import Message
-from chat_core.pagination import Page
+from chat_core.pagination import MAX_PAGE_SIZE, Page
 from chat_core.ports import BlobStore, FileRepository, MessageRepository, SessionRepository
 from chat_core.sessions import SessionMetadata, SessionUpdate
 
 __all__ = [
+    "WHOLE_CONVERSATION_LIMIT",
     "BulkDeleteResult",
     "bulk_delete_sessions",
     "delete_session",
@@ -23,6 +24,8 @@ __all__ = [
 ]
 
 _FILE_PAGE = 100
+WHOLE_CONVERSATION_LIMIT = 10_000
+"""Most messages returned when no `limit` is given (the frontend never pages); more come with a token."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,9 +127,24 @@ async def list_messages(
     user: User,
     session_id: str,
     *,
-    limit: int,
+    limit: int | None,
     next_token: str | None,
 ) -> Page[Message]:
-    """Messages of one of the caller's sessions, oldest first."""
+    """Messages of one of the caller's sessions, oldest first.
+
+    Without a `limit`, every message up to `WHOLE_CONVERSATION_LIMIT` (read page by page): the
+    frontend asks once and never follows `next_token`, so a long conversation must come back whole.
+    """
     session = await get_session(sessions, user, session_id)
-    return await messages.list(user.user_id, session.session_id, limit=limit, cursor=next_token)
+    if limit is not None:
+        return await messages.list(user.user_id, session.session_id, limit=limit, cursor=next_token)
+    items: list[Message] = []
+    cursor = next_token
+    while len(items) < WHOLE_CONVERSATION_LIMIT:
+        size = min(MAX_PAGE_SIZE, WHOLE_CONVERSATION_LIMIT - len(items))
+        page = await messages.list(user.user_id, session.session_id, limit=size, cursor=cursor)
+        items += page.items
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    return Page[Message](items=items, next_cursor=cursor)

@@ -1,0 +1,1 @@
+"""Administrators browse the models a provider offers before adding them to the catalogue."""
