@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).parent))  # the kit beside this file (impo
 
 from frontend_kit import ADMIN_ROLE, DEV_SECRET, FrontendClient, Stack, UserFactory, new_user_id
 
+from chat_http.secrets import blob_signing_secret
 from chat_storage.aws.testing import start_moto_server
 
 
@@ -106,7 +107,8 @@ def _run_stack(backend: str, data_dir: Path, moto_endpoint: str | None) -> Itera
         _serve(create_app_api(app_settings), app_sock) as app_base,
         _serve(create_inference_api(inference_settings), inference_sock) as inference_base,
     ):
-        yield Stack(backend, app_base, inference_base, data_dir)
+        storage = app_settings.storage_config(blob_signing_secret(app_settings))
+        yield Stack(backend, app_base, inference_base, data_dir, storage)
 
 
 @pytest.fixture(scope="session")

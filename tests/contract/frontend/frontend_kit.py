@@ -23,6 +23,7 @@ import jsonschema  # type: ignore[import-untyped]  # no stubs in the dev group
 import jwt
 
 from chat_http.auth import DEV_AUDIENCE, DEV_ISSUER
+from chat_storage import AwsStorageConfig, LocalStorageConfig
 
 __all__ = [
     "ADMIN_ROLE",
@@ -38,6 +39,8 @@ __all__ = [
     "Stack",
     "UserFactory",
     "array",
+    "assistant_with_document",
+    "attach_file",
     "check",
     "enum",
     "mint_token",
@@ -46,7 +49,12 @@ __all__ = [
     "nullable",
     "obj",
     "read_events",
+    "run_turn",
+    "streamed_text",
+    "turn_body",
     "unique",
+    "upload_document",
+    "wait_for_document",
 ]
 
 DEV_SECRET = "contract-secret-" + "x" * 40
@@ -64,6 +72,8 @@ class Stack:
     app_url: str
     inference_url: str
     data_dir: Path
+    storage: LocalStorageConfig | AwsStorageConfig
+    """What the services store in, for setting up data the client could only make slowly."""
 
 
 def mint_token(
@@ -169,6 +179,105 @@ def new_user_id() -> str:
 
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+# --- chat turns as the client sends them ----------------------------------------------------------
+
+
+def turn_body(session_id: str, message: str, **extra: Any) -> dict[str, Any]:
+    """`FE/session/services/chat/chat-request.service.ts`: the body for the first enabled model.
+
+    `enabled_tools` is always sent; `file_upload_ids` and `assistant_id` only when set.
+    """
+    return {
+        "message": message,
+        "session_id": session_id,
+        "model_id": "offline-extractive",
+        "enabled_tools": [],
+        "provider": "offline",
+        **extra,
+    }
+
+
+def run_turn(client: FrontendClient, body: Mapping[str, Any]) -> list[ServerSentEvent]:
+    """A turn the client would open (200 and an event stream) and finish (`done` last); its events."""
+    response, events = client.invoke(body)
+    assert response.status_code == 200, response.text
+    assert "text/event-stream" in response.headers["content-type"]
+    assert events[-1].event == "done"
+    return events
+
+
+def streamed_text(events: list[ServerSentEvent]) -> str:
+    """The text the deltas add up to."""
+    return "".join(event.data.get("text", "") for event in events if event.event == "content_block_delta")
+
+
+# --- uploads as the client makes them -------------------------------------------------------------
+
+
+def put_to_presigned_url(url: str, data: bytes, content_type: str) -> None:
+    """`XMLHttpRequest` `PUT` of the raw file with only `Content-Type` (no bearer), as the client does."""
+    response = httpx.put(url, content=data, headers={"Content-Type": content_type}, timeout=30)
+    assert response.status_code in (200, 204), response.text
+
+
+def attach_file(client: FrontendClient, session_id: str, filename: str, data: bytes, mime_type: str) -> str:
+    """`FE/services/file-upload/file-upload.service.ts`: presign, PUT, complete; the upload id."""
+    presign = client.post(
+        "/files/presign",
+        json={"sessionId": session_id, "filename": filename, "mimeType": mime_type, "sizeBytes": len(data)},
+    )
+    assert presign.status_code == 200, presign.text
+    put_to_presigned_url(presign.json()["presignedUrl"], data, mime_type)
+    complete = client.post(f"/files/{presign.json()['uploadId']}/complete", json={})
+    assert complete.status_code == 200, complete.text
+    upload_id: str = presign.json()["uploadId"]
+    return upload_id
+
+
+def upload_document(
+    client: FrontendClient, assistant_id: str, filename: str, text: str, content_type: str = "text/markdown"
+) -> str:
+    """`FE/assistants/services/document.service.ts`: upload URL, PUT; the document id."""
+    data = text.encode()
+    grant = client.post(
+        f"/assistants/{assistant_id}/documents/upload-url",
+        json={"filename": filename, "contentType": content_type, "sizeBytes": len(data)},
+    )
+    assert grant.status_code in (200, 201), grant.text
+    put_to_presigned_url(grant.json()["uploadUrl"], data, content_type)
+    document_id: str = grant.json()["documentId"]
+    return document_id
+
+
+def wait_for_document(client: FrontendClient, assistant_id: str, document_id: str) -> dict[str, Any]:
+    """Poll the document as the client does until it is `complete` or `failed`."""
+    deadline = time.monotonic() + 120
+    while True:
+        response = client.get(f"/assistants/{assistant_id}/documents/{document_id}")
+        if response.status_code == 200 and response.json()["status"] in ("complete", "failed"):
+            body: dict[str, Any] = response.json()
+            return body
+        assert time.monotonic() < deadline, f"document still {response.json()} after 120 s"
+        time.sleep(0.2)
+
+
+MANUAL = """# Battery care
+
+The battery charges fully in 90 minutes with the supplied 30 W charger.
+Store the device at half charge when it is not used for a month or more.
+"""
+
+
+def assistant_with_document(client: FrontendClient, name: str = "Manual helper") -> tuple[str, str]:
+    """A draft assistant (as "Create New" makes it) with one ingested document; (assistant, document) ids."""
+    draft = client.post("/assistants/draft", json={"name": name})
+    assert draft.status_code in (200, 201), draft.text
+    assistant_id: str = draft.json()["assistantId"]
+    document_id = upload_document(client, assistant_id, "manual.md", MANUAL)
+    assert wait_for_document(client, assistant_id, document_id)["status"] == "complete"
+    return assistant_id, document_id
 
 
 # --- schemas written from the TypeScript interfaces -----------------------------------------------
