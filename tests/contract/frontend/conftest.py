@@ -3,8 +3,9 @@
 Per backend (`sqlite` files in a temporary directory; `aws` on a moto server over HTTP) one app-api
 and one inference-api run under uvicorn on free loopback ports for the whole session, sharing one data
 directory (knowledge base) and one development secret, with the development model catalogue seeded
-and `CHAT_ADMIN_ROLES=Admin` (the role name the client's admin guard checks). Tests stay independent
-by signing in as fresh users (`frontend_user`).
+and `CHAT_ADMIN_ROLES=Admin` (the role name the client's admin guard checks); app-api's model
+discovery lists fake providers (a Bedrock control plane and an OpenAI-compatible `/v1/models`, served
+on loopback). Tests stay independent by signing in as fresh users (`frontend_user`).
 """
 
 from __future__ import annotations
@@ -75,8 +76,51 @@ def _serve(app: Any, sock: socket.socket) -> Iterator[str]:
         sock.close()
 
 
+FOUNDATION_MODELS = [
+    {
+        "modelArn": "arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-3-haiku-20240307-v1:0",
+        "modelId": "anthropic.claude-3-haiku-20240307-v1:0",
+        "modelName": "Claude 3 Haiku",
+        "providerName": "Anthropic",
+        "inputModalities": ["TEXT", "IMAGE"],
+        "outputModalities": ["TEXT"],
+        "responseStreamingSupported": True,
+        "customizationsSupported": [],
+        "inferenceTypesSupported": ["ON_DEMAND"],
+        "modelLifecycle": {"status": "ACTIVE"},
+    }
+]
+OPENAI_MODELS = [{"id": "llama-3.1-8b", "object": "model", "created": 1_721_000_000, "owned_by": "library"}]
+
+
+def _fake_providers() -> Any:
+    """A Bedrock control plane (`ListFoundationModels`) and an OpenAI-compatible `/v1/models`."""
+    from fastapi import FastAPI
+
+    app = FastAPI()
+
+    @app.get("/foundation-models")
+    async def foundation_models() -> dict[str, Any]:
+        return {"modelSummaries": FOUNDATION_MODELS}
+
+    @app.get("/v1/models")
+    async def openai_models() -> dict[str, Any]:
+        return {"object": "list", "data": OPENAI_MODELS}
+
+    return app
+
+
+@pytest.fixture(scope="session")
+def providers_url() -> Iterator[str]:
+    """The fake model providers the admin discovery pages list, for the whole session."""
+    with _serve(_fake_providers(), _free_socket()) as url:
+        yield url
+
+
 @contextmanager
-def _run_stack(backend: str, data_dir: Path, moto_endpoint: str | None) -> Iterator[Stack]:
+def _run_stack(
+    backend: str, data_dir: Path, moto_endpoint: str | None, providers_url: str
+) -> Iterator[Stack]:
     from app_api.config import Settings as AppSettings
     from app_api.main import create_app as create_app_api
     from app_api.seed import seed_storage
@@ -100,7 +144,13 @@ def _run_stack(backend: str, data_dir: Path, moto_endpoint: str | None) -> Itera
             "aws_connect_timeout": 2.0,
             "aws_max_attempts": 2,
         }
-    app_settings = AppSettings(_env_file=None, ingest_reconcile_seconds=0.2, **shared)
+    app_settings = AppSettings(
+        _env_file=None,
+        ingest_reconcile_seconds=0.2,
+        bedrock_control_endpoint_url=providers_url,
+        openai_base_url=f"{providers_url}/v1",
+        **shared,
+    )
     inference_settings = InferenceSettings(_env_file=None, **shared)
     asyncio.run(seed_storage(app_settings, provision=backend == "aws"))
     with (
@@ -120,14 +170,16 @@ def moto_endpoint() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def sqlite_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    with _run_stack("sqlite", tmp_path_factory.mktemp("fe-sqlite"), None) as stack:
+def sqlite_stack(tmp_path_factory: pytest.TempPathFactory, providers_url: str) -> Iterator[Stack]:
+    with _run_stack("sqlite", tmp_path_factory.mktemp("fe-sqlite"), None, providers_url) as stack:
         yield stack
 
 
 @pytest.fixture(scope="session")
-def aws_stack(tmp_path_factory: pytest.TempPathFactory, moto_endpoint: str) -> Iterator[Stack]:
-    with _run_stack("aws", tmp_path_factory.mktemp("fe-aws"), moto_endpoint) as stack:
+def aws_stack(
+    tmp_path_factory: pytest.TempPathFactory, moto_endpoint: str, providers_url: str
+) -> Iterator[Stack]:
+    with _run_stack("aws", tmp_path_factory.mktemp("fe-aws"), moto_endpoint, providers_url) as stack:
         yield stack
 
 

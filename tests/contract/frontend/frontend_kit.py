@@ -32,6 +32,7 @@ __all__ = [
     "EMPLOYEE_NUMBER_CLAIM",
     "INTEGER",
     "ISO_DATE_TIME",
+    "MANUAL",
     "NUMBER",
     "STRING",
     "FrontendClient",
