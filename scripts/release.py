@@ -10,17 +10,19 @@
      over 1.0.0 with BUMP=major becomes 2.0.0, its CHANGELOG section renamed).
 3. The API check (scripts/check_api.py) at that version: breaking changes need a major version.
 4. CHANGELOG.md: an `## Unreleased` section becomes (or is merged into) `## <version> - <date>`.
-5. Dependents: a member whose range excludes the new version (a major release over the `<N` cap)
+5. Requirements: every internal requirement of a released member must be met by a recorded release
+   (or one of the same run): a member is never published before what it needs.
+6. Dependents: a member whose range excludes the new version (a major release over the `<N` cap)
    gets its cap raised to the next major and, when it was released before, a patch bump with a
    CHANGELOG line; such dependents are released in the same run, as is any dependent whose last
    release's range excludes it (a rerun after a failure finds them that way).
-6. `uv lock`, `make check-versions`'s checks, the fast part of the compatibility matrix; on failure
+7. `uv lock`, `make check-versions`'s checks, the fast part of the compatibility matrix; on failure
    the edits are undone. Then one commit "Release ...".
-7. Builds the released members from that commit (reproducible, `git archive`), writes the services'
+8. Builds the released members from that commit (reproducible, `git archive`), writes the services'
    SBOMs, uploads to `CHAT_INDEX_URL` (an identical file already there is skipped, a different one
    refused), records each release in releases.toml (date, commit, sha256), and commits that.
 
-A run stopped after step 6 resumes when run again: the members are then pending releases.
+A run stopped after step 7 resumes when run again: the members are then pending releases.
 """
 
 from __future__ import annotations
@@ -44,10 +46,10 @@ from build_wheels import build_commit
 from check_api import check, libraries
 from check_versions import ROOT, Member, changed_since, members
 from publish import publish
-from releases import MANIFEST, Release, last_release, pyproject_at, record
+from releases import MANIFEST, Release, last_release, load, pyproject_at, record
 from sbom import image_services, write_sboms
 
-__all__ = ["BUMPS", "Plan", "ReleaseError", "main", "plan", "release"]
+__all__ = ["BUMPS", "Plan", "ReleaseError", "main", "plan", "release", "unreleased_requirements"]
 
 BUMPS = ("patch", "minor", "major")
 UV = os.environ.get("UV", "uv")
@@ -230,6 +232,29 @@ def _excluded_by_last_release(root: Path, name: str, targets: dict[str, Version]
     return False
 
 
+def unreleased_requirements(root: Path, targets: dict[str, Version]) -> list[str]:
+    """Internal requirements of the members being released that no recorded (or same-run) release meets.
+
+    Publishing such a member would send installers looking for its requirement elsewhere, the public
+    index included: its requirements are released first.
+    """
+    problems = []
+    projects = members(root)
+    for name in targets:
+        for requirement in projects[name].requirements:
+            dependency = canonicalize_name(requirement.name)
+            if dependency not in projects:
+                continue
+            released = [r.version for r in load(root).get(dependency, [])]
+            released += [targets[dependency]] if dependency in targets else []
+            if not any(requirement.specifier.contains(v, prereleases=True) for v in released):
+                problems.append(
+                    f"{name} requires {requirement}, and no release of {dependency} in that range is recorded: "
+                    f"release {dependency} first (make release PACKAGE={dependency})"
+                )
+    return problems
+
+
 def _set_version(root: Path, name: str, version: Version) -> None:
     _run([UV, "version", "--package", name, str(version), "--frozen", "--quiet"], root)
 
@@ -265,6 +290,9 @@ def release(root: Path, name: str, bump: str | None, *, publish_to: str | None, 
                 if plans[dependent].action == "nothing":
                     raise ReleaseError(f"{dependent}'s released range excludes {name} {first.target}")
                 _apply(root, plans[dependent], None, date)
+        missing = unreleased_requirements(root, {n: p.target for n, p in plans.items()})
+        if missing:
+            raise ReleaseError("; ".join(missing))
         for library in [n for n in plans if n in libraries(root)]:
             report = check(root, library, plans[library].target)
             print("\n".join(report.lines()), flush=True)

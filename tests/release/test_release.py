@@ -11,7 +11,16 @@ from pathlib import Path
 import pytest
 from check_versions import members
 from packaging.version import Version
-from release import Plan, ReleaseError, add_changelog_line, date_changelog, plan, raise_caps, release
+from release import (
+    Plan,
+    ReleaseError,
+    add_changelog_line,
+    date_changelog,
+    plan,
+    raise_caps,
+    release,
+    unreleased_requirements,
+)
 from release_harness import ROOT, clean_env
 from test_check_versions import add_heading, git, set_version, write_member
 from test_check_versions import release as record_release
@@ -158,3 +167,18 @@ def test_without_an_index_url_a_release_is_refused_unless_record_only() -> None:
     assert result.returncode == 1
     assert "set CHAT_INDEX_URL" in result.stderr
     assert "PUBLISH=no to record only" in result.stderr
+
+
+def test_a_member_is_not_released_before_what_it_needs(repo: Path) -> None:
+    write_member(repo, "chat-http", "1.0.0", ["chat-core>=1.0.0,<2"], ["1.0.0"])
+    app = repo / "services" / "app-api" / "pyproject.toml"
+    app.write_text(
+        app.read_text().replace('    "chat-storage', '    "chat-http>=1.0.0,<2",\n    "chat-storage')
+    )
+    (problem,) = unreleased_requirements(repo, {"app-api": Version("1.0.1")})
+    assert problem.startswith(
+        "app-api requires chat-http<2,>=1.0.0, and no release of chat-http in that range"
+    )
+    assert "make release PACKAGE=chat-http" in problem
+    assert unreleased_requirements(repo, {"app-api": Version("1.0.1"), "chat-http": Version("1.0.0")}) == []
+    assert unreleased_requirements(repo, {"chat-storage": Version("2.0.0")}) == []  # chat-core 1.0.0 recorded

@@ -30,9 +30,10 @@ from pathlib import Path
 
 import pytest
 from build_wheels import build_commit
-from check_versions import members
+from check_versions import internal_closure, members
 from packaging.utils import canonicalize_name
 from packaging.version import Version
+from release import plan
 from release_harness import (
     ROOT,
     UV,
@@ -52,7 +53,6 @@ pytestmark = [
     pytest.mark.skipif(os.environ.get("CHAT_COMPAT") != "full", reason="minutes long: make compat runs it"),
 ]
 TODAY = datetime.datetime.now(datetime.UTC).date().isoformat()
-DEPENDENTS = ["chat-storage", "chat-rag", "app-api", "inference-api"]
 NEW_FUNCTION = '''
 
 def utc_today() -> date:
@@ -70,13 +70,20 @@ def folder() -> Iterator[Path]:
 
 @pytest.fixture(scope="module")
 def index(folder: Path) -> Iterator[Index]:
-    """A private index holding the recorded 1.0.0 of every member, rebuilt from its commit."""
-    (release,) = {r.commit for releases in load(ROOT).values() for r in releases if str(r.version) == "1.0.0"}
-    build_commit(release, folder / "dist")
+    """A private index holding every recorded release, rebuilt from its commit (as published before)."""
+    by_commit: dict[str, list[str]] = {}
+    for name, releases in load(ROOT).items():
+        for release in releases:
+            by_commit.setdefault(release.commit, []).append(name)
     with pypiserver(
         folder / "packages", folder / "pypiserver.log", credentials=("ci", secrets.token_urlsafe(12))
     ) as private:
-        run([sys.executable, ROOT / "scripts" / "publish.py", "--dist", folder / "dist"], env=private.env())
+        for number, (commit, names) in enumerate(sorted(by_commit.items())):
+            build_commit(commit, folder / f"dist-{number}", names=names)
+            run(
+                [sys.executable, ROOT / "scripts" / "publish.py", "--dist", folder / f"dist-{number}"],
+                env=private.env(),
+            )
         yield private
 
 
@@ -125,11 +132,20 @@ def versions(repo: Path) -> dict[str, str]:
     return {name: str(releases[-1].version) for name, releases in load(repo).items()}
 
 
+def dependents_of(repo: Path, library: str) -> list[str]:
+    """The released members that require `library` directly."""
+    return [
+        name
+        for name, member in members(repo).items()
+        if name in load(repo) and any(canonicalize_name(r.name) == library for r in member.requirements)
+    ]
+
+
 def after_the_major(repo: Path) -> dict[str, str]:
     """What the major release of chat-core releases each dependent as: its pending version if it has one
     (other work may be pending on main), else a patch over its last release."""
     expected = {}
-    for name in DEPENDENTS:
+    for name in dependents_of(repo, "chat-core"):
         current, last = Version(members(repo)[name].version), Version(versions(repo)[name])
         expected[name] = str(
             current if current > last else Version(f"{last.major}.{last.minor}.{last.micro + 1}")
@@ -137,38 +153,54 @@ def after_the_major(repo: Path) -> dict[str, str]:
     return expected
 
 
+def section(changelog: Path, heading: str) -> str:
+    """The text of the CHANGELOG section whose heading line is `heading`."""
+    text = changelog.read_text()
+    start = text.index(f"{heading}\n")
+    end = text.find("\n## ", start + 1)
+    return text[start : end if end != -1 else len(text)]
+
+
+def released_ok(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-4000:]
+    assert re.search(r"\[app-api\[[^]]*\]\] PASSED", result.stdout), result.stdout[-3000:]  # the fast matrix
+    assert " FAILED" not in result.stdout
+    return result.stdout
+
+
 def test_the_release_scenario(clone: Path, index: Index, folder: Path) -> None:
     env = env_for(index)
     core = members(clone)["chat-core"].path
     clock = core / "src" / "chat_core" / "clock.py"
 
-    # 1. A new public function in chat-core, released as 1.1.0.
+    # 1. A new public function in chat-core, released as a minor release (1.1.0, or what is pending).
     edit(clock, '__all__ = ["utc_now"]', '__all__ = ["utc_now", "utc_today"]')
     edit(clock, "from datetime import UTC, datetime", "from datetime import UTC, date, datetime")
     clock.write_text(clock.read_text() + NEW_FUNCTION)
     edit(core / "CHANGELOG.md", "## 1.0.0", "## Unreleased\n\n- `chat_core.clock.utc_today`.\n\n## 1.0.0")
     commit_all(clone, "chat-core: utc_today")
-    before = git(clone, "rev-parse", "HEAD")
-    released_before = versions(clone)
-    result = make(clone, env, "release", "PACKAGE=chat-core", "BUMP=minor")
-    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-4000:]
-    assert "passed" in result.stdout  # the fast matrix ran
-    assert versions(clone) == released_before | {"chat-core": "1.1.0"}
-    (release_110,) = [r for r in load(clone)["chat-core"] if str(r.version) == "1.1.0"]
-    assert release_110.commit == git(clone, "rev-parse", "HEAD~1")
-    untouched = [str(members(clone)[name].path) for name in DEPENDENTS]  # their folders, wherever they live
-    assert git(clone, "diff", "--name-only", before, "HEAD", "--", *untouched) == ""
-    assert f"## 1.1.0 - {TODAY}\n\n- `chat_core.clock.utc_today`." in (core / "CHANGELOG.md").read_text()
-    assert sha256(index.packages / release_110.wheel) == release_110.wheel_sha256
-    for version in ("1.0.0", "1.1.0"):  # the fast matrix: app-api at its floors, and at the newest it allows
-        assert re.search(rf"\[app-api\[chat-core=={version},[^]]*\]\] PASSED", result.stdout), version
+    minor = str(plan(clone, "chat-core", "minor").target)
+    before, released_before = git(clone, "rev-parse", "HEAD"), versions(clone)
+    released_ok(make(clone, env, "release", "PACKAGE=chat-core", "BUMP=minor"))
+    assert versions(clone) == released_before | {"chat-core": minor}
+    (release_minor,) = [r for r in load(clone)["chat-core"] if str(r.version) == minor]
+    assert release_minor.commit == git(clone, "rev-parse", "HEAD~1")
+    others = [str(m.path) for name, m in members(clone).items() if name != "chat-core"]  # wherever they live
+    assert git(clone, "diff", "--name-only", before, "HEAD", "--", *others) == ""
+    assert "- `chat_core.clock.utc_today`." in section(core / "CHANGELOG.md", f"## {minor} - {TODAY}")
+    assert sha256(index.packages / release_minor.wheel) == release_minor.wheel_sha256
 
     released = git(clone, "rev-parse", "HEAD")
     again = make(clone, env, "release", "PACKAGE=chat-core", "BUMP=minor")  # idempotent
     assert again.returncode == 0, again.stderr
-    assert "chat-core 1.1.0 is released" in again.stdout
+    assert f"chat-core {minor} is released" in again.stdout
     assert "nothing changed since" in again.stdout
     assert git(clone, "rev-parse", "HEAD") == released
+
+    # Members never released yet (a library added since the last releases) get their first release.
+    for name in sorted(set(members(clone)) - set(load(clone)), key=lambda n: len(internal_closure(n, clone))):
+        released_ok(make(clone, env, "release", f"PACKAGE={name}"))
+        assert versions(clone)[name] == members(clone)[name].version
 
     # 2. Removing that public function with a patch bump fails the API check that `make test` runs.
     clock.write_text(clock.read_text().replace(NEW_FUNCTION, "").replace(', "utc_today"]', "]"))
@@ -178,10 +210,11 @@ def test_the_release_scenario(clone: Path, index: Index, folder: Path) -> None:
         cwd=clone,
         env=clean_env(),
     )
+    patch = members(clone)["chat-core"].version
     edit(
         core / "CHANGELOG.md",
-        f"## 1.1.0 - {TODAY}",
-        f"## 1.1.1\n\n- `utc_today` removed.\n\n## 1.1.0 - {TODAY}",
+        f"## {minor} - {TODAY}",
+        f"## {patch}\n\n- `utc_today` removed.\n\n## {minor} - {TODAY}",
     )
     run([UV, "lock", "--quiet"], cwd=clone, env=clean_env())
     commit_all(clone, "chat-core: utc_today removed")
@@ -190,23 +223,26 @@ def test_the_release_scenario(clone: Path, index: Index, folder: Path) -> None:
     assert check.returncode != 0
     assert "chat_core.clock.utc_today: Public object was removed [object-removed]" in check.stdout
     assert (
-        "chat-core 1.1.1 against release 1.1.0: 1 breaking change(s) without a major version" in check.stdout
+        f"chat-core {patch} against release {minor}: 1 breaking change(s) without a major version"
+        in check.stdout
     )
 
     # 3. The major release: 2.0.0, caps raised in every dependent, which are released too.
     expected = after_the_major(clone)
-    result = make(clone, env, "release", "PACKAGE=chat-core", "BUMP=major")
-    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-4000:]
-    assert versions(clone) == {"chat-core": "2.0.0"} | expected
+    assert {"chat-storage", "chat-rag", "app-api", "inference-api"} <= set(expected)
+    released_ok(make(clone, env, "release", "PACKAGE=chat-core", "BUMP=major"))
+    assert {name: versions(clone)[name] for name in ["chat-core", *expected]} == {
+        "chat-core": "2.0.0"
+    } | expected
     recorded = {name: releases[-1] for name, releases in load(clone).items()}
-    assert len({recorded[name].commit for name in ["chat-core", *DEPENDENTS]}) == 1
-    for dependent in DEPENDENTS:
+    assert len({recorded[name].commit for name in ["chat-core", *expected]}) == 1
+    for dependent in expected:
         path = members(clone)[dependent].path
         assert re.search(r'"chat-core(\[\w+\])?>=[0-9.]+,<3"', (path / "pyproject.toml").read_text()), (
             dependent
         )
         assert "Accepts chat-core 2" in (path / "CHANGELOG.md").read_text(), dependent
-    assert f"## 2.0.0 - {TODAY}\n\n- `utc_today` removed." in (core / "CHANGELOG.md").read_text()
+    assert "- `utc_today` removed." in section(core / "CHANGELOG.md", f"## 2.0.0 - {TODAY}")
     assert make(clone, env, "check-api").returncode == 0
     for release in recorded.values():
         assert sha256(index.packages / release.wheel) == release.wheel_sha256, release.wheel
@@ -216,13 +252,12 @@ def test_the_release_scenario(clone: Path, index: Index, folder: Path) -> None:
     run(["bash", clone / "scripts" / "install-from-index.sh", "app-api", from_index], env=env, cwd=clone)
     run(["bash", clone / "docker" / "install-service.sh", "app-api", image], env=clean_env(), cwd=clone)
     internal = {name: v for name, v in installed(from_index).items() if name in recorded}
-    assert internal == {name: expected[name] for name in ("app-api", "chat-storage", "chat-rag")} | {
-        "chat-core": "2.0.0"
-    }
+    assert internal == {name: str(recorded[name].version) for name in internal_closure("app-api", clone)}
+    assert internal["chat-core"] == "2.0.0"
     for name in internal:
         assert installed_from(from_index, name, index.packages / recorded[name].wheel), name
     assert installed(image) == installed(from_index)
-    sbom = json.loads((clone / "dist" / "sbom" / f"app-api-{expected['app-api']}.cdx.json").read_text())
+    sbom = json.loads((clone / "dist" / "sbom" / f"app-api-{internal['app-api']}.cdx.json").read_text())
     listed = sorted(
         (canonicalize_name(c["name"]), c["version"])
         for c in [sbom["metadata"]["component"], *sbom["components"]]
