@@ -168,6 +168,18 @@ def released_ok(result: subprocess.CompletedProcess[str]) -> str:
     return result.stdout
 
 
+def release_with_requirements(clone: Path, env: dict[str, str], name: str) -> None:
+    """`make release PACKAGE=name` (its pending or first version), after what it requires and is unreleased."""
+    for requirement in members(clone)[name].requirements:
+        dependency = canonicalize_name(requirement.name)
+        recorded = [r.version for r in load(clone).get(dependency, [])]
+        if dependency in members(clone) and not any(v in requirement.specifier for v in recorded):
+            release_with_requirements(clone, env, dependency)
+    if name not in load(clone) or Version(members(clone)[name].version) > load(clone)[name][-1].version:
+        released_ok(make(clone, env, "release", f"PACKAGE={name}"))
+        assert versions(clone)[name] == members(clone)[name].version
+
+
 def test_the_release_scenario(clone: Path, index: Index, folder: Path) -> None:
     env = env_for(index)
     core = members(clone)["chat-core"].path
@@ -197,10 +209,10 @@ def test_the_release_scenario(clone: Path, index: Index, folder: Path) -> None:
     assert "nothing changed since" in again.stdout
     assert git(clone, "rev-parse", "HEAD") == released
 
-    # Members never released yet (a library added since the last releases) get their first release.
+    # Members never released yet (a library added since the last releases) get their first release,
+    # after the pending releases they require.
     for name in sorted(set(members(clone)) - set(load(clone)), key=lambda n: len(internal_closure(n, clone))):
-        released_ok(make(clone, env, "release", f"PACKAGE={name}"))
-        assert versions(clone)[name] == members(clone)[name].version
+        release_with_requirements(clone, env, name)
 
     # 2. Removing that public function with a patch bump fails the API check that `make test` runs.
     clock.write_text(clock.read_text().replace(NEW_FUNCTION, "").replace(', "utc_today"]', "]"))
