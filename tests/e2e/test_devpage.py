@@ -47,6 +47,14 @@ def test_sign_in_is_refused_when_the_service_does_not_take_development_tokens(tm
     assert refused.json()["error"]["code"] == "forbidden"
 
 
+def test_no_other_site_may_frame_the_page(tmp_path: Path) -> None:
+    """The page holds a bearer token: clickjacking protection (CSP `frame-ancestors`, `X-Frame-Options`)."""
+    page = TestClient(create_app(Settings(_env_file=None, data_dir=tmp_path))).get("/dev")
+    assert page.headers["Content-Security-Policy"] == "frame-ancestors 'none'"
+    assert page.headers["X-Frame-Options"] == "DENY"
+    assert page.headers["X-Content-Type-Options"] == "nosniff"
+
+
 def test_the_page_stays_out_of_the_api_contract(tmp_path: Path) -> None:
     paths = create_app(Settings(_env_file=None, data_dir=tmp_path)).openapi()["paths"]
     assert not [path for path in paths if path.startswith("/dev")]

@@ -8,12 +8,12 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 import pytest
 import pytest_asyncio
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from pydantic import BaseModel, SecretStr
 
 from chat_core.errors import ChatError, ErrorCode, RateLimitError
@@ -21,10 +21,11 @@ from chat_http.app import create_service_app
 from chat_http.auth import mint_dev_token
 from chat_http.dependencies import AdminUser, CurrentUser
 from chat_http.errors import STATUS_BY_CODE
-from chat_http.settings import EdgeSettings
+from chat_http.settings import EdgeSettings, Environment
 from chat_http.state import ServiceState, lifespan_state, open_edge_resources
 
 SECRET = "x" * 40
+UPLOAD_LIMIT = 8192
 
 
 def every_error_class() -> dict[ErrorCode, type[ChatError]]:
@@ -42,8 +43,9 @@ class Body(BaseModel):
     count: int
 
 
-def make_app(tmp_path: Path) -> FastAPI:
-    settings = EdgeSettings(_env_file=None, data_dir=tmp_path, dev_jwt_secret=SecretStr(SECRET))  # type: ignore[call-arg]
+def make_app(tmp_path: Path, **overrides: Any) -> FastAPI:
+    values: dict[str, Any] = {"data_dir": tmp_path, "dev_jwt_secret": SecretStr(SECRET)} | overrides
+    settings = EdgeSettings(_env_file=None, **values)  # type: ignore[call-arg]
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, ServiceState]]:
@@ -55,7 +57,18 @@ def make_app(tmp_path: Path) -> FastAPI:
                 )
             )
 
-    app = create_service_app(settings, service="edge-test", title="t", version="1", lifespan=lifespan)
+    app = create_service_app(
+        settings,
+        service="edge-test",
+        title="t",
+        version="1",
+        lifespan=lifespan,
+        body_limits=[("/upload", UPLOAD_LIMIT)],
+    )
+
+    @app.put("/upload")
+    async def upload(request: Request) -> dict[str, int]:
+        return {"bytes": len(await request.body())}
 
     @app.get("/raise/{code}")
     async def raise_code(code: ErrorCode) -> None:
@@ -89,7 +102,12 @@ def make_app(tmp_path: Path) -> FastAPI:
 
 @pytest_asyncio.fixture
 async def client(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
-    app = make_app(tmp_path)
+    async with serve_asgi(make_app(tmp_path, max_body_bytes=2048, max_header_bytes=8192)) as http:
+        yield http
+
+
+@asynccontextmanager
+async def serve_asgi(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     async with app.router.lifespan_context(app) as state:
         transport = httpx.ASGITransport(app=_with_state(app, state))
         async with httpx.AsyncClient(transport=transport, base_url="http://edge") as http:
@@ -223,3 +241,98 @@ class TestCaller:
         assert (refused.status_code, refused.json()["error"]["code"]) == (403, "forbidden")
         allowed = await client.get("/admin", headers=token("ada", roles=["admin"]))
         assert allowed.json() == {"userId": "ada"}
+
+
+async def chunks(total: int, size: int = 1024) -> AsyncIterator[bytes]:
+    """A body sent without `Content-Length` (chunked)."""
+    for start in range(0, total, size):
+        yield b"x" * min(size, total - start)
+
+
+class TestRequestLimits:
+    @pytest.mark.asyncio
+    async def test_a_head_over_the_limit_is_431_with_the_error_body(self, client: httpx.AsyncClient) -> None:
+        response = await client.get("/me", headers={"Authorization": "Bearer " + "a" * 9000})
+        assert response.status_code == 431
+        error = response.json()["error"]
+        assert (error["code"], error["detail"]) == ("bad_request", {"maxBytes": 8192})
+        assert error["requestId"] == response.headers["X-Request-ID"]
+
+    @pytest.mark.asyncio
+    async def test_a_declared_body_over_the_limit_is_413_before_it_is_read(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        read: list[int] = []
+
+        async def counted() -> AsyncIterator[bytes]:
+            for _ in range(3):
+                read.append(1)
+                yield b"x" * 1024
+
+        response = await client.post(
+            "/items",
+            content=counted(),
+            headers={"Content-Length": "3072", "Content-Type": "application/json"},
+        )
+        assert response.status_code == 413
+        error = response.json()["error"]
+        assert (error["code"], error["field"], error["detail"]) == (
+            "validation_error",
+            "body",
+            {"maxBytes": 2048},
+        )
+        assert read == []  # answered from the declared length alone
+
+    @pytest.mark.asyncio
+    async def test_a_streamed_body_over_the_limit_is_413(self, client: httpx.AsyncClient) -> None:
+        response = await client.post(
+            "/items", content=chunks(4096), headers={"Content-Type": "application/json"}
+        )
+        assert response.status_code == 413
+        assert response.json()["error"]["code"] == "validation_error"
+
+    @pytest.mark.asyncio
+    async def test_each_route_class_has_its_own_limit(self, client: httpx.AsyncClient) -> None:
+        within = await client.put("/upload", content=b"x" * UPLOAD_LIMIT)
+        assert within.json() == {"bytes": UPLOAD_LIMIT}
+        streamed = await client.put("/upload", content=chunks(UPLOAD_LIMIT))
+        assert streamed.json() == {"bytes": UPLOAD_LIMIT}
+        assert (await client.put("/upload", content=b"x" * (UPLOAD_LIMIT + 1))).status_code == 413
+        assert (await client.put("/upload", content=chunks(UPLOAD_LIMIT + 1))).status_code == 413
+        assert (await client.post("/items", json={"name": "n" * 1500, "count": 1})).status_code == 200
+
+
+class TestResponseHeaders:
+    @pytest.mark.asyncio
+    async def test_nosniff_everywhere_and_no_store_on_authenticated_json(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        public = await client.get("/nowhere")
+        private = await client.get("/me", headers=token())
+        refused = await client.get("/me", headers={"Authorization": "Bearer nope"})
+        for response in (public, private, refused):
+            assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert "Cache-Control" not in public.headers
+        assert private.headers["Cache-Control"] == "no-store"
+        assert refused.headers["Cache-Control"] == "no-store"
+
+
+class TestApiDocs:
+    PRODUCTION: ClassVar[dict[str, Any]] = {
+        "env": Environment.PRODUCTION,
+        "dev_jwt_secret": None,
+        "oidc_issuer": "https://id.example",
+        "oidc_audience": "api://chat",
+        "oidc_jwks_url": "https://id.example/keys",
+    }
+
+    @pytest.mark.asyncio
+    async def test_served_in_development_off_in_production_unless_enabled(self, tmp_path: Path) -> None:
+        async def statuses(app: FastAPI) -> list[int]:
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://edge") as http:
+                return [(await http.get(path)).status_code for path in ("/docs", "/redoc", "/openapi.json")]
+
+        assert await statuses(make_app(tmp_path)) == [200, 200, 200]
+        assert await statuses(make_app(tmp_path, **self.PRODUCTION)) == [404, 404, 404]
+        assert await statuses(make_app(tmp_path, **self.PRODUCTION, api_docs=True)) == [200, 200, 200]

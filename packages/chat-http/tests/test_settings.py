@@ -54,6 +54,17 @@ class TestProduction:
         with pytest.raises(ValidationError, match="CHAT_CORS_ORIGINS"):
             settings(env=Environment.PRODUCTION, cors_origins=["*"], **self.oidc)
 
+    def test_refuses_a_development_token_secret(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("CHAT_DEV_JWT_SECRET", "s" * 40)
+        with pytest.raises(ValidationError, match="CHAT_DEV_JWT_SECRET is refused"):
+            settings(env=Environment.PRODUCTION, **self.oidc)
+        assert settings(**self.oidc).dev_jwt_secret is not None  # development keeps it
+
+    def test_api_docs_are_off_unless_enabled(self) -> None:
+        assert settings().docs_enabled
+        assert not settings(env=Environment.PRODUCTION, **self.oidc).docs_enabled
+        assert settings(env=Environment.PRODUCTION, api_docs=True, **self.oidc).docs_enabled
+
 
 class TestLibraryConfigs:
     def test_both_services_get_the_same_knowledge_base_configuration(self, tmp_path: Path) -> None:

@@ -83,13 +83,13 @@ def assert_error_body(response: httpx.Response, status: int, code: str) -> dict:
 
 
 class TestHealth:
-    def test_reports_versions_and_storage(self, base_url: str) -> None:
+    def test_reports_storage_and_no_dependency_versions(self, base_url: str) -> None:
         response = httpx.get(f"{base_url}/health")
         assert response.status_code == 200
         body = response.json()
         assert body["status"] == "healthy"
         assert body["service"] == "app-api"
-        assert set(body["packages"]) == {"app-api", "chat-core", "chat-storage", "chat-rag"}
+        assert "packages" not in body  # public: no inventory of dependency versions for an attacker
         assert body["storage"] == {"backend": "sqlite", "reachable": True}
 
     def test_every_response_has_a_request_id(self, base_url: str) -> None:

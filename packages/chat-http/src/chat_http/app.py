@@ -1,4 +1,7 @@
-"""The FastAPI application both services start from: errors, CORS, request context, metrics, traces."""
+"""The FastAPI application both services start from, and the server that runs it.
+
+Installed once here: error handlers, CORS, the request context and limits, metrics, traces.
+"""
 
 from __future__ import annotations
 
@@ -13,8 +16,8 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from chat_http.errors import ErrorBody, add_exception_handlers
 from chat_http.logs import configure_logging
-from chat_http.middleware import RequestContextMiddleware
-from chat_http.settings import EdgeSettings
+from chat_http.middleware import RequestContextMiddleware, RequestLimitsMiddleware
+from chat_http.settings import MAX_SERVER_HEAD_BYTES, EdgeSettings
 from chat_http.telemetry import Telemetry, store_telemetry
 from chat_http.tracing import TracingSettings, configure_tracing, instrument_app, recording_tracer
 
@@ -88,6 +91,7 @@ def create_service_app(
     expose_headers: Sequence[str] = (),
     responses: dict[int | str, dict[str, Any]] | None = None,
     agentcore_runtime: bool = False,
+    body_limits: Sequence[tuple[str, int]] = (),
 ) -> FastAPI:
     """An app with the shared edge installed; the service adds its routers.
 
@@ -103,16 +107,28 @@ def create_service_app(
         expose_headers: response headers browsers may read besides `X-Request-ID` and `Retry-After`.
         responses: OpenAPI error responses every route can give, besides 401, 422, 500 and 503.
         agentcore_runtime: read the AgentCore Runtime's request headers (`chat_http.runtime`).
+        body_limits: (path prefix, bytes) of routes whose bodies may exceed `CHAT_MAX_BODY_BYTES`
+            (uploads, chat turns); the first matching prefix applies.
     """
     telemetry = _open_telemetry(settings, service=service, version=version)
+    docs = settings.docs_enabled
     app = FastAPI(
         title=title,
         version=version,
         lifespan=_edge_lifespan(lifespan, settings, telemetry),
         responses={**(responses or {}), **_COMMON_RESPONSES},
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
     )
     store_telemetry(app, telemetry)
     add_exception_handlers(app)
+    app.add_middleware(
+        RequestLimitsMiddleware,
+        max_header_bytes=settings.max_header_bytes,
+        max_body_bytes=settings.max_body_bytes,
+        body_limits=body_limits,
+    )
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,
@@ -143,4 +159,15 @@ def create_service_app(
 def serve(app: FastAPI, settings: EdgeSettings, *, service: str, host: str, port: int) -> None:
     """Run `app` under uvicorn with the service's log format (blocks until the server stops)."""
     configure_logging(settings.log_level, json_lines=settings.log_json, service=service)
-    uvicorn.run(app, host=host, port=port, access_log=False, log_config=None)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        access_log=False,
+        log_config=None,
+        # h11 keeps a request head in memory up to this size; the request-limits middleware answers
+        # heads over `CHAT_MAX_HEADER_BYTES` with a 431, so the server's own refusal (a plain 400)
+        # starts only past this hard bound.
+        http="h11",
+        h11_max_incomplete_event_size=MAX_SERVER_HEAD_BYTES,
+    )

@@ -1,6 +1,8 @@
-"""Request context: request id, access log, request metrics, runtime headers, the last-resort 500.
+"""Request context and request limits, as pure ASGI middleware (safe with streaming responses).
 
-Every response carries `X-Request-ID`; the request's span is stamped with it when tracing is on.
+The context: request id, safe response headers, access log, request metrics, runtime headers, the
+last-resort 500. Every response carries `X-Request-ID`; the request's span is stamped with it when
+tracing is on. The limits: oversized heads and bodies are refused before a route reads them.
 """
 
 from __future__ import annotations
@@ -9,13 +11,15 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import trace
-from starlette.datastructures import MutableHeaders
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from chat_core.errors import InvalidInputError
+from chat_core.errors import ErrorCode, InvalidInputError
 from chat_core.logs import request_id_var
 from chat_http.errors import STATUS_BY_CODE, error_response, internal_error_response
 from chat_http.runtime import read_runtime_headers, runtime_context_var
@@ -24,7 +28,7 @@ from chat_http.tracing import REQUEST_ID_ATTRIBUTE
 if TYPE_CHECKING:
     from chat_http.metrics import EdgeMetrics
 
-__all__ = ["RUNTIME_SESSION_ATTRIBUTE", "RequestContextMiddleware"]
+__all__ = ["RUNTIME_SESSION_ATTRIBUTE", "RequestContextMiddleware", "RequestLimitsMiddleware"]
 
 _CLIENT_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 RUNTIME_SESSION_ATTRIBUTE = "chat.runtime_session_id"
@@ -60,6 +64,7 @@ class RequestContextMiddleware:
             return
         supplied = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
         request_id = supplied if _CLIENT_ID.fullmatch(supplied) else uuid.uuid4().hex
+        authenticated = any(name == b"authorization" for name, _ in scope["headers"])
         token = request_id_var.set(request_id)
         started = time.perf_counter()
         status = 500
@@ -75,7 +80,12 @@ class RequestContextMiddleware:
             if message["type"] == "http.response.start":
                 response_started = True
                 status = message["status"]
-                MutableHeaders(scope=message)["X-Request-ID"] = request_id
+                headers = MutableHeaders(scope=message)
+                headers["X-Request-ID"] = request_id
+                headers["X-Content-Type-Options"] = "nosniff"
+                json = headers.get("content-type", "").startswith("application/json")
+                if authenticated and json and "cache-control" not in headers:
+                    headers["Cache-Control"] = "no-store"  # a caller's data never sits in a cache
             await send(message)
 
         try:
@@ -127,3 +137,101 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
         finally:
             runtime_context_var.reset(context_token)
+
+
+class _BodyTooLarge(HTTPException):
+    """Raised from `receive` when a body without `Content-Length` grows past its route's limit.
+
+    An `HTTPException`, so that FastAPI passes it on (it turns other errors while reading a body into
+    a 400) and the error handlers answer it with the error body.
+    """
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"The request body is larger than the {limit} bytes allowed here.")
+        self.limit = limit
+
+
+class RequestLimitsMiddleware:
+    """Refuses oversized requests with the error body before any route reads them.
+
+    A request head over `max_header_bytes` is a 431, a body over its route's limit a 413.
+
+    A declared `Content-Length` over the limit is refused without reading anything; a body sent without
+    one is counted as it arrives. Bodies are limited per route class: the first matching path prefix of
+    `body_limits`, else `max_body_bytes` (JSON routes).
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_header_bytes: int,
+        max_body_bytes: int,
+        body_limits: Sequence[tuple[str, int]] = (),
+    ) -> None:
+        self.app = app
+        self._max_header_bytes = max_header_bytes
+        self._max_body_bytes = max_body_bytes
+        self._body_limits = tuple(body_limits)
+
+    def _body_limit(self, path: str) -> int:
+        return next(
+            (limit for prefix, limit in self._body_limits if path.startswith(prefix)), self._max_body_bytes
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve one request within the limits."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        head = len(scope.get("raw_path") or b"") + len(scope.get("query_string") or b"")
+        head += sum(len(name) + len(value) + 4 for name, value in scope["headers"])
+        if head > self._max_header_bytes:
+            await error_response(
+                431,
+                ErrorCode.BAD_REQUEST,
+                f"The request headers are larger than the {self._max_header_bytes} bytes allowed.",
+                detail={"maxBytes": self._max_header_bytes},
+                headers={"Connection": "close"},
+            )(scope, receive, send)
+            return
+        limit = self._body_limit(scope["path"])
+        declared = Headers(scope=scope).get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            await _too_large(limit)(scope, receive, send)
+            return
+        received = 0
+
+        async def receive_within_limit() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise _BodyTooLarge(limit)
+            return message
+
+        response_started = False
+
+        async def send_tracking(message: Message) -> None:
+            nonlocal response_started
+            response_started = response_started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive_within_limit, send_tracking)
+        except _BodyTooLarge:
+            if response_started:
+                raise
+            await _too_large(limit)(scope, receive, send)
+
+
+def _too_large(limit: int) -> ASGIApp:
+    return error_response(
+        413,
+        ErrorCode.VALIDATION_ERROR,
+        f"The request body is larger than the {limit} bytes allowed here.",
+        detail={"maxBytes": limit},
+        field="body",
+        headers={"Connection": "close"},
+    )

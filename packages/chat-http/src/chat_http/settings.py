@@ -30,7 +30,11 @@ from chat_rag.config import (
 )
 from chat_storage.config import AwsStorageConfig, LocalStorageConfig
 
-__all__ = ["ClaimNames", "EdgeSettings", "Environment"]
+__all__ = ["MAX_SERVER_HEAD_BYTES", "ClaimNames", "EdgeSettings", "Environment"]
+
+MAX_SERVER_HEAD_BYTES = 1024 * 1024
+"""Request heads larger than this are refused by the HTTP server itself (a plain 400), before the
+application sees them; smaller ones over `CHAT_MAX_HEADER_BYTES` get the 431 error body."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +133,14 @@ class EdgeSettings(BaseSettings):
     """How browsers reach app-api (signed blob URLs of the sqlite backend are served there)."""
     log_level: str = "INFO"
     log_json: bool = True
+    api_docs: bool | None = None
+    """Serve `/docs`, `/redoc` and `/openapi.json`; unset means yes in development, no in production."""
+
+    # Request limits, enforced before a route reads anything (413 / 431 with the error body).
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    """Largest request body of a JSON route (uploads and chat turns have their own, larger limits)."""
+    max_header_bytes: int = Field(default=32 * 1024, ge=4096, le=MAX_SERVER_HEAD_BYTES // 2)
+    """Largest request head (request line and headers) a route is given; more is a 431."""
 
     # Prometheus metrics (traces are configured by the standard OTEL_* variables: chat_http.tracing)
     metrics_enabled: bool = True
@@ -214,6 +226,8 @@ class EdgeSettings(BaseSettings):
                 raise ValueError("CHAT_AUTH_MODE=dev is refused when CHAT_ENV=production.")
             if not (self.oidc_issuer and self.oidc_audience):
                 raise ValueError("CHAT_OIDC_ISSUER and CHAT_OIDC_AUDIENCE are required in production.")
+            if self.dev_jwt_secret is not None:
+                raise ValueError("CHAT_DEV_JWT_SECRET is refused when CHAT_ENV=production.")
             if any(origin == "*" for origin in self.cors_origins):
                 raise ValueError("CHAT_CORS_ORIGINS must list origins in production, not '*'.")
         if self.rag_index == "pgvector" and self.rag_pgvector_dsn is None:
@@ -232,6 +246,11 @@ class EdgeSettings(BaseSettings):
             and self.metrics_port is None
             and (self.env is Environment.DEVELOPMENT or self.metrics_token is not None)
         )
+
+    @property
+    def docs_enabled(self) -> bool:
+        """Whether the API documentation routes are served (`CHAT_API_DOCS`, else development only)."""
+        return self.api_docs if self.api_docs is not None else self.env is Environment.DEVELOPMENT
 
     def upload_policy(self) -> UploadPolicy:
         """The chat-attachment limits as the domain rules take them."""

@@ -1,5 +1,7 @@
 """Console script: `app-api [--host H] [--port P]` serves the API.
 
+Without `CHAT_PUBLIC_URL`, the upload and download links it signs name that host and port.
+
 `app-api dev-token` mints a development token (HS256 with the development secret, issuer `chat-dev`,
 audience `chat-platform`: a token without both is refused with 401); `app-api openapi` prints the OpenAPI document
 (committed as `services/app-api/openapi.json`); `app-api seed` adds the development model catalogue.
@@ -13,7 +15,7 @@ import sys
 
 from app_api.config import Environment, Settings, get_settings
 
-__all__ = ["main", "openapi_document"]
+__all__ = ["main", "openapi_document", "own_url"]
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -101,7 +103,16 @@ def main(argv: list[str] | None = None) -> None:
     from app_api.main import create_app
     from chat_http.app import serve
 
+    if "public_url" not in settings.model_fields_set:  # CHAT_PUBLIC_URL unset: links name this server
+        settings = settings.model_copy(update={"public_url": own_url(args.host, args.port)})
     serve(create_app(settings), settings, service="app-api", host=args.host, port=args.port)
+
+
+def own_url(host: str, port: int) -> str:
+    """The URL a browser on this machine reaches a server bound to `host:port` at."""
+    if host in {"", "0.0.0.0", "::"}:  # noqa: S104 - compared with, not bound to  # nosec B104
+        host = "127.0.0.1"
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 if __name__ == "__main__":

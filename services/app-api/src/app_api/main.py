@@ -39,6 +39,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         lifespan=lifespan_for(settings),
         responses={400: {"model": ErrorBody, "description": "The request body cannot be read"}},
+        body_limits=[("/blobs/", max(settings.document_max_bytes, settings.file_max_bytes))],
     )
     for router in (
         health_router,

@@ -12,7 +12,18 @@ from inference_api.config import Settings, get_settings
 from inference_api.lifespan import lifespan_for
 from inference_api.ping.router import router as ping_router
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "invocation_body_limit"]
+
+
+_JSON_BYTES_PER_CHAR = 6
+"""The most a character can take in a JSON body (a `\\u00XX` escape)."""
+
+
+def invocation_body_limit(settings: Settings) -> int:
+    """The largest `/invocations` body the limits allow: message, system prompt, inline files (base64)."""
+    text = (settings.max_message_chars + settings.max_system_prompt_chars) * _JSON_BYTES_PER_CHAR
+    files = settings.file_max_per_message * (-(-settings.file_max_bytes // 3) * 4 + 1024)
+    return text + files + 64 * 1024
 
 
 def create_app(settings: Settings | None = None, *, model_factory: ModelFactory | None = None) -> FastAPI:
@@ -30,6 +41,7 @@ def create_app(settings: Settings | None = None, *, model_factory: ModelFactory 
         lifespan=lifespan_for(settings, model_factory=model_factory),
         expose_headers=["X-Session-ID"],
         agentcore_runtime=True,
+        body_limits=[("/invocations", invocation_body_limit(settings))],
     )
     app.include_router(ping_router)
     app.include_router(chat_router)

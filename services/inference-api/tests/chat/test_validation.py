@@ -9,7 +9,6 @@ from typing import Any
 import httpx
 import pytest
 from inference_testing import SCRIPTED_MODEL_ID, Service, managed_model, post_turn
-from pydantic import SecretStr
 
 from chat_agent.models import Grounding, ModelRequest, ProviderModels
 from chat_core.errors import BadRequestError
@@ -164,7 +163,6 @@ class TestModelAccess:
             oidc_audience="chat",
             oidc_jwks_url="https://issuer.example/jwks",
             cors_origins="https://chat.example",
-            dev_jwt_secret=SecretStr("unused-" + "z" * 40),
         )
         request = ModelRequest(
             managed_model(), temperature=0.5, max_tokens=None, caching=False, grounding=Grounding("q")

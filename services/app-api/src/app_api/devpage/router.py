@@ -25,6 +25,12 @@ __all__ = ["DevSignIn", "DevToken", "install_devpage", "router"]
 
 _TOKEN_LIFETIME = 12 * 3600
 _NO_STORE = {"Cache-Control": "no-store"}
+_PAGE_HEADERS = {
+    **_NO_STORE,
+    # The page holds a bearer token: no other site may frame it (clickjacking).
+    "Content-Security-Policy": "frame-ancestors 'none'",
+    "X-Frame-Options": "DENY",
+}
 
 router = APIRouter(prefix="/dev", tags=["dev"], include_in_schema=False)
 
@@ -55,7 +61,7 @@ def _asset(name: str) -> str:
 @router.get("", response_class=HTMLResponse)
 async def read_page() -> HTMLResponse:
     """The page itself."""
-    return HTMLResponse(_asset("index.html"), headers=_NO_STORE)
+    return HTMLResponse(_asset("index.html"), headers=_PAGE_HEADERS)
 
 
 @router.get("/app.js")

@@ -1,4 +1,4 @@
-"""`GET /health`: is the service up, which versions run, and can it reach its storage."""
+"""`GET /health`: is the service up and can it reach its storage (public: no dependency versions)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from app_api.dependencies import StorageDep
 __all__ = ["router"]
 
 router = APIRouter(tags=["health"])
-_WHEELS = ("app-api", "chat-core", "chat-storage", "chat-rag")
 
 
 class StorageHealth(BaseModel):
@@ -29,11 +28,10 @@ class HealthRead(BaseModel):
     status: Literal["healthy"]
     service: str
     version: str
-    packages: dict[str, str]
     storage: StorageHealth
 
 
-@router.get("/health", response_model=HealthRead, summary="Service health and versions")
+@router.get("/health", response_model=HealthRead, summary="Service health")
 async def read_health(storage: StorageDep) -> HealthRead:
     """Public. 503 with the error body when storage cannot be reached."""
     await storage.ping()
@@ -41,6 +39,5 @@ async def read_health(storage: StorageDep) -> HealthRead:
         status="healthy",
         service="app-api",
         version=version("app-api"),
-        packages={name: version(name) for name in _WHEELS},
         storage=StorageHealth(backend=storage.backend, reachable=True),
     )
