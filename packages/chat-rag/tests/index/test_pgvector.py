@@ -43,9 +43,11 @@ class TestPgvectorIndex:
             await index.put_document("ast-b", "e", small, chunks[:10], vectors[:10])
             hits = await index.vector_search("ast-a", "e", vectors[123], 5)
             other = await index.vector_search("ast-b", "e", vectors[123], 50)
+            deep = await index.vector_search("ast-a", "e", vectors[123], config.hnsw_ef_search + 50)
         assert hits[0].position == 123
         assert hits[0].score == pytest.approx(1.0, abs=1e-5)
         assert sorted(hit.position for hit in other) == list(range(10))
+        assert len(deep) == config.hnsw_ef_search + 50  # a limit above ef_search widens the walk
         async with await psycopg.AsyncConnection.connect(postgres_dsn) as connection:
             cursor = await connection.execute(
                 f'SELECT table_name FROM "{config.db_schema}".rag_spaces WHERE assistant_id = %s',  # noqa: S608

@@ -52,6 +52,10 @@ async def open_pgvector_index(config: PgvectorIndexConfig) -> AsyncIterator[Pgve
 
     async def configure(connection: psycopg.AsyncConnection[Any]) -> None:
         await register_vector_async(connection)
+        # Set once per connection, so a search needs no transaction of its own to set it.
+        await connection.execute(
+            "SELECT set_config('hnsw.ef_search', %s, false)", (str(config.hnsw_ef_search),)
+        )
 
     pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]] = AsyncConnectionPool(
         dsn,
@@ -374,23 +378,27 @@ class PgvectorChunkIndex:
         """
         query = np.asarray(vector, dtype=np.float32).reshape(-1)
         with _translate_errors("Knowledge-base search failed"):
-            async with self._pool.connection() as connection, connection.transaction():
+            async with self._pool.connection() as connection:
                 space = await self._space(connection, assistant_id, embedder_id)
                 if space is None:
                     return []
                 table, stored = space
                 if stored != len(query):
                     raise DimensionMismatchError(stored, len(query))
-                ef_search = max(self._config.hnsw_ef_search, limit)
-                await connection.execute("SELECT set_config('hnsw.ef_search', %s, true)", (str(ef_search),))
-                cursor = await connection.execute(
-                    sql.SQL(
-                        "SELECT {columns}, 1 - (embedding <=> %(q)s) FROM {table}"
-                        " ORDER BY embedding <=> %(q)s LIMIT %(limit)s"
-                    ).format(columns=_HIT_COLUMNS, table=self._table(table)),
-                    {"q": query, "limit": limit},
-                )
-                rows = await cursor.fetchall()
+                search = sql.SQL(
+                    "SELECT {columns}, 1 - (embedding <=> %(q)s) FROM {table}"
+                    " ORDER BY embedding <=> %(q)s LIMIT %(limit)s"
+                ).format(columns=_HIT_COLUMNS, table=self._table(table))
+                if limit <= self._config.hnsw_ef_search:
+                    cursor = await connection.execute(search, {"q": query, "limit": limit})
+                    rows = await cursor.fetchall()
+                else:  # the graph walk must keep at least `limit` candidates
+                    async with connection.transaction():
+                        await connection.execute(
+                            "SELECT set_config('hnsw.ef_search', %s, true)", (str(limit),)
+                        )
+                        cursor = await connection.execute(search, {"q": query, "limit": limit})
+                        rows = await cursor.fetchall()
         return [_hit(row) for row in rows]
 
     async def lexical_search(
