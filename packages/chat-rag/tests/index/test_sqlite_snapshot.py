@@ -14,7 +14,7 @@ import pytest
 
 from chat_rag import SqliteIndexConfig
 from chat_rag.chunking import Chunk
-from chat_rag.index import DocumentRecord
+from chat_rag.index import DocumentRecord, _hnsw
 from chat_rag.index.sqlite import SqliteChunkIndex
 
 DIMENSIONS = 32
@@ -218,6 +218,23 @@ class TestGraph:
         await missing.wait_for_snapshots()
         assert len(graph_files(tmp_path)) == len(snapshot_files(tmp_path)) == 1
         await missing.close()
+
+    async def test_without_the_ann_extra_vectors_stay_exact_until_a_process_with_it_adds_a_graph(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr(_hnsw, "available", lambda: False)
+        without = await loaded(tmp_path, 20)
+        assert graph_files(tmp_path) == []
+        assert len(snapshot_files(tmp_path)) == 1
+        assert await top(without, 4, 4) == ("DOC-4", 4)
+        assert await word_top(without, 4, 4) == ("DOC-4", 4)
+        await without.close()
+        monkeypatch.undo()
+        with_extra = open_index(tmp_path)
+        assert await top(with_extra, 5, 5) == ("DOC-5", 5)
+        await with_extra.wait_for_snapshots()
+        assert len(graph_files(tmp_path)) == len(snapshot_files(tmp_path)) == 1
+        await with_extra.close()
 
     async def test_deleting_the_assistant_removes_its_graphs(self, tmp_path: Path) -> None:
         index = await loaded(tmp_path, 20)

@@ -662,7 +662,8 @@ class SqliteChunkIndex:
             terms = _load_file(_postings.Postings.load, path.with_name(pointer.terms), missing_ok)
             if pointer.graph is not None and self._graphs_enabled and terms is not None:
                 graph = _load_file(_hnsw.Graph, path.with_name(pointer.graph), missing_ok)
-            unusable = terms is None or (pointer.graph is not None and self._graphs_enabled and graph is None)
+            # A snapshot built where usearch is missing has no graph: a process that has it adds one.
+            unusable = terms is None or (self._graphs_enabled and graph is None)
         if terms is None:
             pointer, graph = None, None
         alive: NDArray[np.bool_] | None = None
