@@ -99,8 +99,8 @@ class SqliteIndexConfig(_Config):
     snapshot_min_chunks: int | None = Field(default=20_000, ge=2)
     """A space with this many chunks is searched through a snapshot built in the background: BM25
     postings scored in NumPy for full text, and an HNSW graph for vectors (extra `chat-rag[ann]`;
-    without it vector search stays exact). `None`: always FTS5 and exact search, which read every
-    match and every vector (at 100,000 chunks about 60 ms and 14 ms)."""
+    without it vector search stays exact). `None`: always FTS5 ranking and an exact scan, which read
+    every match and every vector (tens of milliseconds each at 100,000 chunks; see the README)."""
     ann_build_threads: int = Field(default=1, ge=1, le=64)
     """Threads that build a graph (in the background, while searches use the table)."""
 

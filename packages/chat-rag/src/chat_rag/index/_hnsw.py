@@ -18,8 +18,8 @@ from numpy.typing import NDArray
 
 __all__ = ["Graph", "available", "build"]
 
-# M = 16 and efConstruction = 128 as usearch recommends; efSearch is chosen by `bench/rag.py`'s recall
-# measurement on real MiniLM embeddings (see the package README).
+# M = 16, efConstruction = 128, efSearch = 128: recall@10 0.9925-0.9975 against exact search on 100,000
+# real MiniLM embeddings, about 1 ms a query (efSearch 64 gave 0.985; see the package README).
 _CONNECTIVITY: Final = 16
 _EXPANSION_ADD: Final = 128
 _EXPANSION_SEARCH: Final = 128
