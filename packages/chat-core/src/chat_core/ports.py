@@ -30,6 +30,7 @@ from chat_core.pagination import Page
 from chat_core.roles import AppRole
 from chat_core.sessions import SessionMetadata, SessionUpdate
 from chat_core.tools import ToolDefinition, ToolPreferences
+from chat_core.turns import RecordedTurn, TurnRecord
 
 __all__ = [
     "AppRoleRepository",
@@ -44,6 +45,7 @@ __all__ = [
     "MessageRepository",
     "SessionRepository",
     "ToolRepository",
+    "TurnRepository",
     "UserRepository",
 ]
 
@@ -108,6 +110,33 @@ class MessageRepository(Protocol):
         self, user_id: UserId, session_id: SessionId, *, limit: int = 50, cursor: str | None = None
     ) -> Page[Message]:
         """Oldest first."""
+        ...
+
+    async def recent(self, user_id: UserId, session_id: SessionId, *, limit: int) -> builtins.list[Message]:
+        """The last `limit` messages (at most `MAX_PAGE_SIZE`), oldest first.
+
+        One newest-first read of the window: its cost does not grow with the session's length.
+        """
+        ...
+
+
+class TurnRepository(Protocol):
+    """Finished chat turns, each stored as one atomic write (see `chat_core.turns`)."""
+
+    async def record(self, turn: TurnRecord) -> RecordedTurn:
+        """Store the turn whole, or nothing, once per `turn.turn_id`.
+
+        One atomic write holds: both messages at the session's next indexes; the session's counters
+        (`message_count += 1`, `last_message_at = turn.at`, `version += 1`; the session is created
+        when missing) with `turn.preferences` merged; and, when the turn is charged, the reply's cost
+        record with the month's summary. A crash at any point leaves all of it or none of it.
+        Recording a turn id again writes nothing and returns the turn as first stored.
+
+        Raises:
+            ConflictError: `preferences` binds the session to another assistant than its own.
+            InvalidInputError: an invalid id or preference, or a message too large to store.
+            UnavailableError: storage cannot be reached (the turn may be retried with the same id).
+        """
         ...
 
 

@@ -17,6 +17,7 @@ from chat_core.ports import (
     MessageRepository,
     SessionRepository,
     ToolRepository,
+    TurnRepository,
     UserRepository,
 )
 
@@ -42,3 +43,5 @@ class Storage:
     blobs: BlobStore
     ping: Callable[[], Awaitable[None]]
     """Raise `UnavailableError` when the backend cannot be reached (used by `/health`)."""
+    turns: TurnRepository
+    """Finished chat turns, each one atomic write (messages, session counters, cost)."""

@@ -39,6 +39,7 @@ from chat_core.ids import (
 from chat_core.managed_models import ManagedModel, ModelProvider
 from chat_core.messages import ContentBlock, MessageDraft
 from chat_core.sessions import SessionUpdate
+from chat_core.turns import TurnRecord
 from chat_storage.aws import ResourceNames, open_aws_storage, provision
 from chat_storage.aws._clients import aws_clients
 from chat_storage.aws.storage import aws_storage
@@ -112,6 +113,17 @@ EVERY_OPERATION: dict[str, Operation] = {
     "sessions.soft_delete": lambda s: s.sessions.soft_delete(ALICE, SESSION),
     "messages.append": lambda s: s.messages.append(ALICE, SESSION, [draft("a"), draft("b")]),
     "messages.list": lambda s: s.messages.list(ALICE, SESSION),
+    "messages.recent": lambda s: s.messages.recent(ALICE, SESSION, limit=10),
+    "turns.record": lambda s: s.turns.record(
+        TurnRecord(
+            turn_id="t-1",
+            user_id=ALICE,
+            session_id=SESSION,
+            user_message=draft("q"),
+            reply=draft("a"),
+            at=datetime.now(UTC),
+        )
+    ),
     "managed_models.get": lambda s: s.managed_models.get(ManagedModelId("m-1")),
     "managed_models.get_by_model_id": lambda s: s.managed_models.get_by_model_id("provider.model-1"),
     "managed_models.list": lambda s: s.managed_models.list(),

@@ -24,6 +24,7 @@ __all__ = [
     "attrs_of",
     "batch_delete",
     "batch_get",
+    "batch_get_tables",
     "cursor_of",
     "entity_from",
     "iso",
@@ -208,14 +209,33 @@ async def batch_get(client: DynamoDBClient, action: str, table: str, keys: Seque
     """Read the items at `keys` (consistently) with BatchGetItem; missing ones are simply absent."""
     found: list[Item] = []
     for offset in range(0, len(keys), _BATCH_GET_SIZE):
-        chunk = list(keys[offset : offset + _BATCH_GET_SIZE])
-
-        async def send(pending: dict[str, Any]) -> tuple[dict[str, Any], list[Item]]:
-            response = await call(action, client.batch_get_item(RequestItems=pending))
-            return dict(response.get("UnprocessedKeys") or {}), list(response["Responses"].get(table, []))
-
-        found += await _drain(action, send, {table: {"Keys": chunk, "ConsistentRead": True}})
+        found += (await batch_get_tables(client, action, {table: keys[offset : offset + _BATCH_GET_SIZE]}))[
+            table
+        ]
     return found
+
+
+async def batch_get_tables(
+    client: DynamoDBClient, action: str, keys: Mapping[str, Sequence[Item]]
+) -> dict[str, list[Item]]:
+    """Read up to 100 items of several tables (consistently) in one BatchGetItem, per table.
+
+    Missing items are simply absent; the order of the items is not the order of `keys`.
+    """
+    assert sum(len(table_keys) for table_keys in keys.values()) <= _BATCH_GET_SIZE
+    by_table: dict[str, list[Item]] = {table: [] for table in keys}
+
+    async def send(pending: dict[str, Any]) -> tuple[dict[str, Any], list[Item]]:
+        response = await call(action, client.batch_get_item(RequestItems=pending))
+        for table, items in response["Responses"].items():
+            by_table[table].extend(items)
+        return dict(response.get("UnprocessedKeys") or {}), []
+
+    request = {
+        table: {"Keys": list(table_keys), "ConsistentRead": True} for table, table_keys in keys.items()
+    }
+    await _drain(action, send, request)
+    return by_table
 
 
 async def batch_delete(client: DynamoDBClient, action: str, table: str, keys: Sequence[Item]) -> None:

@@ -39,6 +39,76 @@ _MODEL = "m."
 """Per-model totals live on the month item as `m.<field>.<modelId>`: one item holds the whole summary."""
 
 
+def cost_items(table: str, entry: CostRecord) -> list[dict[str, Any]]:
+    """The two transaction items of a cost record: its conditional put, and the `ADD`s on its month.
+
+    The put is conditional on the record being new, so a message id is counted once.
+    """
+    validate_id(entry.user_id, field="userId")
+    validate_id(entry.session_id, field="sessionId")
+    validate_id(entry.message_id, field="messageId")
+    pk = _pk(entry.user_id)
+    period = period_of(entry.timestamp)
+    usage = entry.usage
+    tokens = {
+        "totalInputTokens": usage.input_tokens,
+        "totalOutputTokens": usage.output_tokens,
+        "totalCacheReadTokens": usage.cache_read_input_tokens or 0,
+        "totalCacheWriteTokens": usage.cache_write_input_tokens or 0,
+    }
+    month = {
+        "totalCost": entry.cost.total_cost,
+        "totalRequests": 1,
+        "totalCacheSavings": entry.cache_savings,
+    }
+    per_model = {
+        "inputCost": entry.cost.input_cost,
+        "outputCost": entry.cost.output_cost,
+        "cacheWriteCost": entry.cost.cache_write_cost,
+        "cacheReadCost": entry.cost.cache_read_cost,
+        "totalCost": entry.cost.total_cost,
+        "requestCount": 1,
+        **tokens,
+    }
+    amounts: dict[str, float | int] = {**month, **tokens}
+    amounts |= {f"{_MODEL}{field}.{entry.model_id}": amount for field, amount in per_model.items()}
+    names = {f"#a{number}": name for number, name in enumerate(amounts)}
+    values: dict[str, Any] = {
+        f":v{number}": _number(amount) for number, amount in enumerate(amounts.values())
+    }
+    names |= {
+        "#name": f"{_MODEL}modelName.{entry.model_id}",
+        "#provider": f"{_MODEL}provider.{entry.model_id}",
+    }
+    values |= {
+        ":name": {"S": entry.model_name},
+        ":provider": {"NULL": True} if entry.provider is None else {"S": entry.provider},
+    }
+    adds = ", ".join(f"#a{number} :v{number}" for number in range(len(amounts)))
+    return [
+        {
+            "Put": {
+                "TableName": table,
+                "Item": key(pk, f"RECORD#{entry.message_id}")
+                | {
+                    "body": {"S": entry.model_dump_json(by_alias=True)},
+                    "timestamp": {"S": iso(entry.timestamp)},
+                },
+                "ConditionExpression": "attribute_not_exists(PK)",
+            }
+        },
+        {
+            "Update": {
+                "TableName": table,
+                "Key": key(pk, f"PERIOD#{period}"),
+                "UpdateExpression": f"SET #name = :name, #provider = :provider ADD {adds}",
+                "ExpressionAttributeNames": names,
+                "ExpressionAttributeValues": values,
+            }
+        },
+    ]
+
+
 class DynamoCostLedger:
     """`CostLedger` on DynamoDB.
 
@@ -55,73 +125,7 @@ class DynamoCostLedger:
 
     async def record(self, entry: CostRecord) -> bool:
         """Store the record and add it to the month's summary atomically; `False` if already recorded."""
-        validate_id(entry.user_id, field="userId")
-        validate_id(entry.session_id, field="sessionId")
-        validate_id(entry.message_id, field="messageId")
-        pk = _pk(entry.user_id)
-        period = period_of(entry.timestamp)
-        usage = entry.usage
-        tokens = {
-            "totalInputTokens": usage.input_tokens,
-            "totalOutputTokens": usage.output_tokens,
-            "totalCacheReadTokens": usage.cache_read_input_tokens or 0,
-            "totalCacheWriteTokens": usage.cache_write_input_tokens or 0,
-        }
-        month = {
-            "totalCost": entry.cost.total_cost,
-            "totalRequests": 1,
-            "totalCacheSavings": entry.cache_savings,
-        }
-        per_model = {
-            "inputCost": entry.cost.input_cost,
-            "outputCost": entry.cost.output_cost,
-            "cacheWriteCost": entry.cost.cache_write_cost,
-            "cacheReadCost": entry.cost.cache_read_cost,
-            "totalCost": entry.cost.total_cost,
-            "requestCount": 1,
-            **tokens,
-        }
-        amounts: dict[str, float | int] = {**month, **tokens}
-        amounts |= {f"{_MODEL}{field}.{entry.model_id}": amount for field, amount in per_model.items()}
-        names = {f"#a{number}": name for number, name in enumerate(amounts)}
-        values: dict[str, Any] = {
-            f":v{number}": _number(amount) for number, amount in enumerate(amounts.values())
-        }
-        names |= {
-            "#name": f"{_MODEL}modelName.{entry.model_id}",
-            "#provider": f"{_MODEL}provider.{entry.model_id}",
-        }
-        values |= {
-            ":name": {"S": entry.model_name},
-            ":provider": {"NULL": True} if entry.provider is None else {"S": entry.provider},
-        }
-        adds = ", ".join(f"#a{number} :v{number}" for number in range(len(amounts)))
-        result = await transact(
-            "record a cost",
-            self._client,
-            [
-                {
-                    "Put": {
-                        "TableName": self._table,
-                        "Item": key(pk, f"RECORD#{entry.message_id}")
-                        | {
-                            "body": {"S": entry.model_dump_json(by_alias=True)},
-                            "timestamp": {"S": iso(entry.timestamp)},
-                        },
-                        "ConditionExpression": "attribute_not_exists(PK)",
-                    }
-                },
-                {
-                    "Update": {
-                        "TableName": self._table,
-                        "Key": key(pk, f"PERIOD#{period}"),
-                        "UpdateExpression": f"SET #name = :name, #provider = :provider ADD {adds}",
-                        "ExpressionAttributeNames": names,
-                        "ExpressionAttributeValues": values,
-                    }
-                },
-            ],
-        )
+        result = await transact("record a cost", self._client, cost_items(self._table, entry))
         return not isinstance(result, Rejected)
 
     async def summary(self, user_id: UserId, period: str) -> UserCostSummary:

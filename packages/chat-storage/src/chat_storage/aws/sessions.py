@@ -40,10 +40,20 @@ _PREF = "pref."
 """Each preference is its own attribute (`pref.<camelCaseKey>`, JSON text) so writes merge key by key."""
 _MAX_PREFERENCES = 64
 _MAX_PREFERENCE_BYTES = 16_384
-_UPDATE_ATTEMPTS = 20
-_MAX_MESSAGE_BYTES = 350_000
+UPDATE_ATTEMPTS = 20
+MAX_MESSAGE_BYTES = 350_000
 """DynamoDB items stop at 400 KB; leave room for keys and attribute names."""
 _TRANSACTION_ITEMS = 100
+
+
+def session_key(user_id: str, session_id: str) -> Item:
+    """The key of a session's item."""
+    return key(_user_pk(user_id), _session_sk(session_id))
+
+
+def message_partition(user_id: str, session_id: str) -> str:
+    """The partition of a session's messages, their counter and its turn markers."""
+    return f"SESSION#{user_id}#{session_id}"
 
 
 def _user_pk(user_id: str) -> str:
@@ -54,11 +64,11 @@ def _session_sk(session_id: str) -> str:
     return f"SESSION#{session_id}"
 
 
-def _sort_key(moment: datetime, session_id: str) -> str:
+def sort_key(moment: datetime, session_id: str) -> str:
     return f"{iso(moment)}#{session_id}"
 
 
-def _preference_attrs(preferences: Mapping[str, Any]) -> dict[str, str]:
+def preference_attrs(preferences: Mapping[str, Any]) -> dict[str, str]:
     """Validate preferences and return them as `pref.<alias>` -> JSON text."""
     if len(preferences) > _MAX_PREFERENCES:
         raise InvalidInputError(f"At most {_MAX_PREFERENCES} preferences may be set.", field="preferences")
@@ -86,7 +96,7 @@ def _session_from(item: Mapping[str, Any]) -> SessionMetadata:
     return entity_from(SessionMetadata, attrs | {"preferences": preferences})
 
 
-def _session_item(session: SessionMetadata) -> Item:
+def session_item(session: SessionMetadata) -> Item:
     """The whole item; `listPk` only while the session is active (the listing index is sparse)."""
     attrs = model_attrs(session)
     del attrs["preferences"]
@@ -97,15 +107,15 @@ def _session_item(session: SessionMetadata) -> Item:
     attrs |= {
         "PK": _user_pk(session.user_id),
         "SK": _session_sk(session.session_id),
-        "sortKey": _sort_key(session.sort_time, session.session_id),
+        "sortKey": sort_key(session.sort_time, session.session_id),
     }
     if session.status is SessionStatus.ACTIVE and not session.deleted:
         attrs["listPk"] = _user_pk(session.user_id)
     return to_item(attrs)
 
 
-class _Update:
-    """An UpdateExpression under construction, with generated placeholders."""
+class UpdateExpression:
+    """An `UpdateExpression` under construction, with generated placeholders."""
 
     def __init__(self) -> None:
         self.sets: list[str] = []
@@ -212,7 +222,7 @@ class DynamoSessionRepository:
             "create a session",
             self._client.put_item(
                 TableName=self._table,
-                Item=_session_item(session),
+                Item=session_item(session),
                 ConditionExpression="attribute_not_exists(PK)",
             ),
         )
@@ -234,8 +244,8 @@ class DynamoSessionRepository:
         """
         validate_id(user_id, field="userId")
         validate_id(session_id, field="sessionId")
-        preferences = _preference_attrs(changes.preferences)
-        for _ in range(_UPDATE_ATTEMPTS):
+        preferences = preference_attrs(changes.preferences)
+        for _ in range(UPDATE_ATTEMPTS):
             item = await self._read(user_id, session_id)
             if item is None:
                 if expected_version is not None:
@@ -266,7 +276,7 @@ class DynamoSessionRepository:
                 raise ConflictError(
                     f"Session {session_id!r} is at version {current.version}, not {expected_version}."
                 )
-            update = _Update()
+            update = UpdateExpression()
             for name, value in (
                 ("title", changes.title),
                 ("starred", changes.starred),
@@ -321,12 +331,12 @@ class DynamoSessionRepository:
         """
         validate_id(user_id, field="userId")
         validate_id(session_id, field="sessionId")
-        preference_attrs = _preference_attrs(preferences or {})
-        for _ in range(_UPDATE_ATTEMPTS):
-            update = _Update()
+        changed_preferences = preference_attrs(preferences or {})
+        for _ in range(UPDATE_ATTEMPTS):
+            update = UpdateExpression()
             update.set("lastMessageAt", iso(at))
-            update.set("sortKey", _sort_key(at, session_id))
-            for name, text in preference_attrs.items():
+            update.set("sortKey", sort_key(at, session_id))
+            for name, text in changed_preferences.items():
                 update.set(name, text)
             update.add("messageCount", 1)
             update.add("version", 1)
@@ -359,7 +369,7 @@ class DynamoSessionRepository:
         """Mark deleted and drop out of the listing in one conditional UpdateItem."""
         validate_id(user_id, field="userId")
         validate_id(session_id, field="sessionId")
-        update = _Update()
+        update = UpdateExpression()
         update.set("deleted", True)
         update.set("deletedAt", iso(utc_now()))
         update.set("status", SessionStatus.DELETED.value)
@@ -389,10 +399,6 @@ class DynamoMessageRepository:
         self._client = client
         self._table = table
 
-    @staticmethod
-    def _partition(user_id: str, session_id: str) -> str:
-        return f"SESSION#{user_id}#{session_id}"
-
     async def append(
         self, user_id: UserId, session_id: SessionId, messages: Sequence[MessageDraft]
     ) -> builtins.list[Message]:
@@ -402,9 +408,9 @@ class DynamoMessageRepository:
         if not messages:
             return []
         bodies = [draft.model_dump_json(by_alias=True) for draft in messages]
-        if any(len(body.encode()) > _MAX_MESSAGE_BYTES for body in bodies):
-            raise InvalidInputError(f"A message is larger than {_MAX_MESSAGE_BYTES} bytes.", field="messages")
-        pk = self._partition(user_id, session_id)
+        if any(len(body.encode()) > MAX_MESSAGE_BYTES for body in bodies):
+            raise InvalidInputError(f"A message is larger than {MAX_MESSAGE_BYTES} bytes.", field="messages")
+        pk = message_partition(user_id, session_id)
         counter = await call(
             "allocate message indexes",
             self._client.update_item(
@@ -454,7 +460,7 @@ class DynamoMessageRepository:
         validate_id(user_id, field="userId")
         validate_id(session_id, field="sessionId")
         validate_limit(limit)
-        pk = self._partition(user_id, session_id)
+        pk = message_partition(user_id, session_id)
         items, next_cursor = await query_page(
             self._client,
             "list messages",
@@ -472,3 +478,29 @@ class DynamoMessageRepository:
         return Page(
             items=[Message.model_validate_json(item["body"]["S"]) for item in items], next_cursor=next_cursor
         )
+
+    async def recent(self, user_id: UserId, session_id: SessionId, *, limit: int) -> builtins.list[Message]:
+        """The last `limit` messages, oldest first: one newest-first Query (`ScanIndexForward=False`)."""
+        validate_id(user_id, field="userId")
+        validate_id(session_id, field="sessionId")
+        validate_limit(limit)
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "PK = :pk AND begins_with(SK, :m)",
+            "ExpressionAttributeValues": {
+                ":pk": {"S": message_partition(user_id, session_id)},
+                ":m": {"S": "M#"},
+            },
+            "ConsistentRead": True,
+            "ScanIndexForward": False,
+        }
+        newest_first: list[Item] = []
+        while len(newest_first) < limit:  # more than one request only past the 1 MB response cap
+            response = await call(
+                "read recent messages", self._client.query(**request, Limit=limit - len(newest_first))
+            )
+            newest_first += response.get("Items", [])
+            if not response.get("LastEvaluatedKey"):
+                break
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return [Message.model_validate_json(item["body"]["S"]) for item in reversed(newest_first)]

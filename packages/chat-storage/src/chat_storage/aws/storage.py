@@ -18,6 +18,7 @@ from chat_storage.aws.managed_models import DynamoManagedModelRepository
 from chat_storage.aws.roles import DynamoAppRoleRepository, DynamoLoginStateStore, DynamoToolRepository
 from chat_storage.aws.s3 import S3BlobStore
 from chat_storage.aws.sessions import DynamoMessageRepository, DynamoSessionRepository
+from chat_storage.aws.turns import DynamoTurnRepository
 from chat_storage.aws.users import DynamoUserRepository
 from chat_storage.base import Storage
 from chat_storage.config import AwsStorageConfig
@@ -53,6 +54,7 @@ def aws_storage(dynamodb: DynamoDBClient, s3: S3Client, names: ResourceNames) ->
         login_states=DynamoLoginStateStore(dynamodb, names.logins),
         blobs=S3BlobStore(s3, names.bucket),
         ping=ping,
+        turns=DynamoTurnRepository(dynamodb, names),
     )
 
 

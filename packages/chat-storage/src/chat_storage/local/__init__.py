@@ -25,6 +25,7 @@ from chat_storage.local.managed_models import LocalManagedModelRepository
 from chat_storage.local.messages import LocalMessageRepository
 from chat_storage.local.roles import LocalAppRoleRepository, LocalLoginStateStore, LocalToolRepository
 from chat_storage.local.sessions import LocalSessionRepository
+from chat_storage.local.turns import LocalTurnRepository
 from chat_storage.local.users import LocalUserRepository
 
 __all__ = [
@@ -41,6 +42,7 @@ __all__ = [
     "LocalMessageRepository",
     "LocalSessionRepository",
     "LocalToolRepository",
+    "LocalTurnRepository",
     "LocalUserRepository",
     "open_local_storage",
 ]
@@ -98,6 +100,7 @@ async def open_local_storage(config: LocalStorageConfig) -> AsyncIterator[Storag
                 signing_secret=config.blob_signing_secret.get_secret_value(),
             ),
             ping=ping,
+            turns=LocalTurnRepository(database),
         )
     finally:
         await database.close()

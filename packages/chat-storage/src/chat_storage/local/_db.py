@@ -9,17 +9,25 @@ lock before the first read, so a read-modify-write inside one transaction cannot
 other writer, in this process (an `asyncio.Lock` queues our own coroutines) or in another process
 sharing the file (`busy_timeout` makes it wait). Reads use a second connection and, thanks to WAL, see
 the last committed state without waiting for writers.
+
+The writer connection lives on a thread of its own. `Database.write(work)` runs a whole transaction
+there as one function call: the lock is held for the time SQLite needs, not for one event-loop round
+trip per statement (under load each round trip waits for every other task of the loop). The hot
+writes use it; `Database.transaction()` still offers statement-by-statement transactions for the
+rest. Reads go through aiosqlite.
 """
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 
@@ -28,6 +36,7 @@ from chat_core.errors import ChatError, ConflictError, InternalError, Unavailabl
 __all__ = ["Database", "Params", "Transaction", "from_db_time", "to_db_time", "translate_errors", "utc_now"]
 
 Params = Sequence[Any] | dict[str, Any]
+T = TypeVar("T")
 
 _UNAVAILABLE_CODES = frozenset(
     {"SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_IOERR", "SQLITE_CANTOPEN", "SQLITE_FULL", "SQLITE_PROTOCOL"}
@@ -83,29 +92,48 @@ def from_db_time(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
 
+def _in_transaction(connection: sqlite3.Connection, work: Callable[[sqlite3.Connection], T]) -> T:
+    """Run `work` inside `BEGIN IMMEDIATE` ... `COMMIT` (rolled back if anything raises)."""
+    with translate_errors():
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            result = work(connection)
+            connection.execute("COMMIT")
+        except BaseException:
+            if connection.in_transaction:  # a failed COMMIT may already have ended it
+                connection.execute("ROLLBACK")
+            raise
+    return result
+
+
+def _rowcount(connection: sqlite3.Connection, sql: str, params: Params) -> int:
+    cursor = connection.execute(sql, params)
+    changed = cursor.rowcount
+    cursor.close()
+    return changed
+
+
+def _rows(connection: sqlite3.Connection, sql: str, params: Params) -> list[sqlite3.Row]:
+    return connection.execute(sql, params).fetchall()
+
+
 class Transaction:
     """Statements of one `BEGIN IMMEDIATE` transaction; only `Database.transaction` makes these."""
 
-    def __init__(self, connection: aiosqlite.Connection) -> None:
-        self._connection = connection
+    def __init__(self, database: Database) -> None:
+        self._database = database
 
     async def execute(self, sql: str, params: Params = ()) -> int:
         """Run one statement; how many rows it changed."""
-        with translate_errors():
-            cursor = await self._connection.execute(sql, params)
-            changed = cursor.rowcount
-            await cursor.close()
-        return changed
+        return await self._database._on_writer(_rowcount, sql, params)
 
     async def execute_many(self, sql: str, rows: Sequence[Params]) -> None:
         """Run one statement for each parameter set."""
-        with translate_errors():
-            await self._connection.executemany(sql, rows)
+        await self._database._on_writer(lambda connection: connection.executemany(sql, rows).close())
 
     async def fetch_all(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
         """Rows of a query (or of a statement with `RETURNING`)."""
-        with translate_errors():
-            return list(await self._connection.execute_fetchall(sql, params))
+        return await self._database._on_writer(_rows, sql, params)
 
     async def fetch_one(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
         """The first row, or `None`."""
@@ -116,8 +144,11 @@ class Transaction:
 class Database:
     """The open database of one data directory; use `Database.open` and `close`."""
 
-    def __init__(self, writer: aiosqlite.Connection, reader: aiosqlite.Connection) -> None:
+    def __init__(
+        self, writer: sqlite3.Connection, writer_thread: ThreadPoolExecutor, reader: aiosqlite.Connection
+    ) -> None:
         self._writer = writer
+        self._writer_thread = writer_thread
         self._reader = reader
         self._write_lock = asyncio.Lock()
 
@@ -128,31 +159,53 @@ class Database:
         Raises:
             UnavailableError: when the file cannot be opened or stays locked.
         """
-        connections: list[aiosqlite.Connection] = []
+        writer_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
+        loop = asyncio.get_running_loop()
+        writer: sqlite3.Connection | None = None
+        reader: aiosqlite.Connection | None = None
         try:
-            for _ in range(2):
-                with translate_errors():
-                    connection = await aiosqlite.connect(path, isolation_level=None)
-                connections.append(connection)
-                connection.row_factory = sqlite3.Row
-                with translate_errors():
-                    await connection.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-                    await connection.execute("PRAGMA journal_mode = WAL")
-                    # NORMAL is durable across application crashes in WAL mode; only an OS crash or
-                    # power loss may lose the last commits (https://sqlite.org/pragma.html#pragma_synchronous).
-                    await connection.execute("PRAGMA synchronous = NORMAL")
-                    await connection.execute("PRAGMA foreign_keys = ON")
+            writer = await loop.run_in_executor(writer_thread, _connect_writer, path, busy_timeout_ms)
+            with translate_errors():
+                reader = await aiosqlite.connect(path, isolation_level=None)
+            reader.row_factory = sqlite3.Row
+            with translate_errors():
+                await reader.executescript(_pragmas(busy_timeout_ms))
         except BaseException:
-            for connection in connections:
-                await connection.close()
+            if reader is not None:
+                await reader.close()
+            if writer is not None:
+                await loop.run_in_executor(writer_thread, writer.close)
+            writer_thread.shutdown(wait=False)
             raise
-        return cls(connections[0], connections[1])
+        return cls(writer, writer_thread, reader)
 
     async def close(self) -> None:
         """Close both connections (the WAL is checkpointed by the last one to close)."""
         async with self._write_lock:
             await self._reader.close()
-            await self._writer.close()
+            await self._on_writer(lambda connection: connection.close())
+            self._writer_thread.shutdown(wait=False)
+
+    async def _on_writer(self, function: Callable[..., T], *args: Any) -> T:
+        """Call `function(writer_connection, *args)` on the writer's thread, translating SQLite errors.
+
+        Calls run one at a time in the order they were made, so a rollback queued after a statement
+        runs after it, even when the awaiting task was cancelled meanwhile.
+        """
+        with translate_errors():
+            return await asyncio.get_running_loop().run_in_executor(
+                self._writer_thread, partial(function, self._writer, *args)
+            )
+
+    async def write(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `work(connection)` as one `BEGIN IMMEDIATE` transaction, in one call on the writer thread.
+
+        `work` must only touch the database (no awaiting, no I/O elsewhere): it holds the write lock.
+        Commits when it returns, rolls back when it raises. If the awaiting task is cancelled, the call
+        still runs to its end (committed or rolled back) before any later write.
+        """
+        async with self._write_lock:
+            return await self._on_writer(_in_transaction, work)
 
     async def fetch_all(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
         """Rows of one read-only query, from the last committed state."""
@@ -171,16 +224,43 @@ class Database:
         Commits when the block ends, rolls back when it raises (also on cancellation).
         """
         async with self._write_lock:
-            with translate_errors():
-                await self._writer.execute("BEGIN IMMEDIATE")
+            await self._on_writer(_execute, "BEGIN IMMEDIATE")
             try:
-                yield Transaction(self._writer)
-                with translate_errors():
-                    await self._writer.commit()
+                yield Transaction(self)
+                await self._on_writer(_execute, "COMMIT")
             except BaseException:
-                # `rollback()` is queued on the connection's thread at once, so it runs before any later
-                # statement even if this task is cancelled again, and it is a no-op when the failed
-                # COMMIT already ended the transaction.
-                with translate_errors():
-                    await self._writer.rollback()
+                # The rollback is queued on the writer thread at once, so it runs before any later
+                # statement even if this task is cancelled again; it is a no-op when the failed COMMIT
+                # already ended the transaction.
+                await self._on_writer(_rollback)
                 raise
+
+
+def _pragmas(busy_timeout_ms: int) -> str:
+    # NORMAL is durable across application crashes in WAL mode; only an OS crash or power loss may
+    # lose the last commits (https://sqlite.org/pragma.html#pragma_synchronous).
+    return (
+        f"PRAGMA busy_timeout = {int(busy_timeout_ms)}; PRAGMA journal_mode = WAL; "
+        "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;"
+    )
+
+
+def _connect_writer(path: Path, busy_timeout_ms: int) -> sqlite3.Connection:
+    with translate_errors():
+        connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        try:
+            connection.row_factory = sqlite3.Row
+            connection.executescript(_pragmas(busy_timeout_ms))
+        except BaseException:
+            connection.close()
+            raise
+    return connection
+
+
+def _execute(connection: sqlite3.Connection, sql: str) -> None:
+    connection.execute(sql)
+
+
+def _rollback(connection: sqlite3.Connection) -> None:
+    if connection.in_transaction:
+        connection.execute("ROLLBACK")

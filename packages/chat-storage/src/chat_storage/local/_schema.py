@@ -207,7 +207,21 @@ UPDATE cost_records SET recorded_at = strftime('%Y-%m-%dT%H:%M:%SZ', json_extrac
 CREATE INDEX cost_records_by_time ON cost_records (user_id, recorded_at);
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5)
+# Version 6: turns are stored in one transaction, once per turn id. A row marks a recorded turn and
+# where its messages are, so recording it again writes nothing and returns what was stored.
+_V6 = """
+CREATE TABLE turns (
+    user_id TEXT NOT NULL,
+    session_id TEXT NOT NULL,
+    turn_id TEXT NOT NULL,
+    first_idx INTEGER NOT NULL,
+    message_count INTEGER NOT NULL,
+    recorded_at TEXT NOT NULL,
+    PRIMARY KEY (user_id, session_id, turn_id)
+) WITHOUT ROWID;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6)
 """Migration `n` (1-based) brings a file from version `n - 1` to `n`."""
 
 SCHEMA_VERSION = len(MIGRATIONS)

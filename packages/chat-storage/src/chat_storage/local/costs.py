@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -49,18 +51,27 @@ def _recorded_at(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-class LocalCostLedger:
-    """`CostLedger` on SQLite.
+_INSERT_RECORD = (
+    "INSERT OR IGNORE INTO cost_records (user_id, message_id, period, recorded_at, body) VALUES (?, ?, ?, ?, ?)"
+)
+_ADD_TO_SUMMARY = (
+    f"INSERT INTO cost_summaries (user_id, period, model_id, model_name, provider, "  # noqa: S608 (constants and placeholders only)  # nosec B608
+    f"{', '.join(_SUMMARY_COLUMNS)}) VALUES ({', '.join('?' * (5 + len(_SUMMARY_COLUMNS)))}) "
+    f"ON CONFLICT (user_id, period, model_id) DO UPDATE SET model_name = excluded.model_name, "
+    f"provider = excluded.provider, {_ADD}"
+)
 
-    `record` inserts the record with `INSERT OR IGNORE` keyed by (user, message id) and adds to the
-    month's per-model row only when the insert happened, in one transaction: a retried turn counts once.
-    """
 
-    def __init__(self, database: Database) -> None:
-        self._db = database
+@dataclass(frozen=True, slots=True)
+class CostWrite:
+    """The parameters of one cost record's statements, prepared before the write lock is taken."""
 
-    async def record(self, entry: CostRecord) -> bool:
-        """Store the record and add it to the month's summary atomically; `False` if already recorded."""
+    record: tuple[object, ...]
+    summary: tuple[object, ...]
+
+    @classmethod
+    def of(cls, entry: CostRecord) -> CostWrite:
+        """Validate the ids and compute the rows of `entry`."""
         validate_id(entry.user_id, field="userId")
         validate_id(entry.session_id, field="sessionId")
         validate_id(entry.message_id, field="messageId")
@@ -79,28 +90,38 @@ class LocalCostLedger:
             _nano(entry.cache_savings),
             1,
         )
-        async with self._db.transaction() as tx:
-            inserted = await tx.execute(
-                "INSERT OR IGNORE INTO cost_records (user_id, message_id, period, recorded_at, body) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (
-                    entry.user_id,
-                    entry.message_id,
-                    period,
-                    _recorded_at(entry.timestamp),
-                    entry.model_dump_json(by_alias=True),
-                ),
-            )
-            if inserted == 0:
-                return False
-            await tx.execute(
-                f"INSERT INTO cost_summaries (user_id, period, model_id, model_name, provider, "  # noqa: S608 (constants and placeholders only)  # nosec B608
-                f"{', '.join(_SUMMARY_COLUMNS)}) VALUES ({', '.join('?' * (5 + len(_SUMMARY_COLUMNS)))}) "
-                f"ON CONFLICT (user_id, period, model_id) DO UPDATE SET model_name = excluded.model_name, "
-                f"provider = excluded.provider, {_ADD}",
-                (entry.user_id, period, entry.model_id, entry.model_name, entry.provider, *increments),
-            )
+        return cls(
+            record=(
+                entry.user_id,
+                entry.message_id,
+                period,
+                _recorded_at(entry.timestamp),
+                entry.model_dump_json(by_alias=True),
+            ),
+            summary=(entry.user_id, period, entry.model_id, entry.model_name, entry.provider, *increments),
+        )
+
+    def apply(self, connection: sqlite3.Connection) -> bool:
+        """Inside a write transaction: insert the record and, only if it was new, add it to its month."""
+        if connection.execute(_INSERT_RECORD, self.record).rowcount == 0:
+            return False
+        connection.execute(_ADD_TO_SUMMARY, self.summary)
         return True
+
+
+class LocalCostLedger:
+    """`CostLedger` on SQLite.
+
+    `record` inserts the record with `INSERT OR IGNORE` keyed by (user, message id) and adds to the
+    month's per-model row only when the insert happened, in one transaction: a retried turn counts once.
+    """
+
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    async def record(self, entry: CostRecord) -> bool:
+        """Store the record and add it to the month's summary atomically; `False` if already recorded."""
+        return await self._db.write(CostWrite.of(entry).apply)
 
     async def summary(self, user_id: UserId, period: str) -> UserCostSummary:
         """The user's `YYYY-MM` summary (zeros when nothing was spent), models by cost, highest first."""

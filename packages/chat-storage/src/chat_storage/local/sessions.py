@@ -22,7 +22,7 @@ _COLUMNS = (
     "user_id, session_id, title, status, created_at, last_message_at, message_count, starred, tags, "
     "preferences, deleted, deleted_at, version, sort_at"
 )
-_INSERT = f"INSERT INTO sessions ({_COLUMNS}) VALUES ({', '.join('?' * 14)})"  # noqa: S608 (constants and placeholders only)  # nosec B608
+INSERT_SESSION = f"INSERT INTO sessions ({_COLUMNS}) VALUES ({', '.join('?' * 14)})"  # noqa: S608 (constants and placeholders only)  # nosec B608
 _SELECT = f"SELECT {_COLUMNS} FROM sessions WHERE user_id = ? AND session_id = ?"  # noqa: S608 (constants and placeholders only)  # nosec B608
 
 
@@ -46,7 +46,8 @@ def _session_from_row(row: sqlite3.Row) -> SessionMetadata:
     )
 
 
-def _row_values(session: SessionMetadata, preferences: dict[str, Any]) -> tuple[object, ...]:
+def session_row(session: SessionMetadata, preferences: dict[str, Any]) -> tuple[object, ...]:
+    """The values of `INSERT_SESSION` for `session`, with `preferences` in their stored form."""
     return (
         session.user_id,
         session.session_id,
@@ -65,7 +66,7 @@ def _row_values(session: SessionMetadata, preferences: dict[str, Any]) -> tuple[
     )
 
 
-def _preference_changes(preferences: dict[str, Any]) -> dict[str, Any]:
+def preference_changes(preferences: dict[str, Any]) -> dict[str, Any]:
     """Preference keys in their stored (camelCase, JSON) form, validated by `SessionPreferences`."""
     try:
         parsed = SessionPreferences.model_validate(preferences)
@@ -143,7 +144,7 @@ class LocalSessionRepository:
         A session created by this call starts at version 1; every later write adds 1.
         """
         user_id, session_id = _ids(user_id, session_id)
-        preference_changes = _preference_changes(changes.preferences)
+        changed_preferences = preference_changes(changes.preferences)
         fields = changes.model_dump(exclude_unset=True, exclude_none=True, exclude={"preferences"})
         async with self._db.transaction() as tx:
             row = await tx.fetch_one(_SELECT, (user_id, session_id))
@@ -155,7 +156,9 @@ class LocalSessionRepository:
                 session = _stamp_deletion(
                     SessionMetadata.model_validate({"session_id": session_id, "user_id": user_id, **fields})
                 )
-                await tx.execute(_INSERT, _row_values(session, _merge_preferences("{}", preference_changes)))
+                await tx.execute(
+                    INSERT_SESSION, session_row(session, _merge_preferences("{}", changed_preferences))
+                )
             else:
                 stored_version = row["version"]
                 if expected_version is not None and expected_version != stored_version:
@@ -166,7 +169,7 @@ class LocalSessionRepository:
                     )
                 current = _session_from_row(row)
                 session = _stamp_deletion(SessionMetadata.model_validate(current.model_dump() | fields))
-                preferences = _merge_preferences(row["preferences"], preference_changes)
+                preferences = _merge_preferences(row["preferences"], changed_preferences)
                 changed = await tx.execute(
                     "UPDATE sessions SET title = ?, status = ?, starred = ?, tags = ?, preferences = ?, "
                     "deleted = ?, deleted_at = ?, version = version + 1 "
@@ -197,16 +200,16 @@ class LocalSessionRepository:
     ) -> SessionMetadata:
         """Atomically: create if missing, `message_count += 1`, `last_message_at = at`, merge preferences."""
         user_id, session_id = _ids(user_id, session_id)
-        preference_changes = _preference_changes(preferences or {})
+        changed_preferences = preference_changes(preferences or {})
         fresh = SessionMetadata(session_id=session_id, user_id=user_id, message_count=1, last_message_at=at)
         async with self._db.transaction() as tx:
             await tx.execute(
-                f"{_INSERT} ON CONFLICT (user_id, session_id) DO UPDATE SET "  # nosec B608
+                f"{INSERT_SESSION} ON CONFLICT (user_id, session_id) DO UPDATE SET "  # nosec B608
                 "message_count = message_count + 1, last_message_at = excluded.last_message_at, "
                 "sort_at = excluded.sort_at, version = version + 1",
-                _row_values(fresh, {}),
+                session_row(fresh, {}),
             )
-            if preference_changes:
+            if changed_preferences:
                 row = await tx.fetch_one(
                     "SELECT preferences FROM sessions WHERE user_id = ? AND session_id = ?",
                     (user_id, session_id),
@@ -215,7 +218,7 @@ class LocalSessionRepository:
                 await tx.execute(
                     "UPDATE sessions SET preferences = ? WHERE user_id = ? AND session_id = ?",
                     (
-                        json.dumps(_merge_preferences(row["preferences"], preference_changes)),
+                        json.dumps(_merge_preferences(row["preferences"], changed_preferences)),
                         user_id,
                         session_id,
                     ),

@@ -1,0 +1,24 @@
+"""Messages as both backends store them: a draft's JSON plus the id and index storage assigns."""
+
+from __future__ import annotations
+
+import json
+
+from chat_core.ids import SessionId, message_id
+from chat_core.messages import Message, MessageDraft
+
+__all__ = ["message_body", "stored_message"]
+
+
+def message_body(draft_json: str, session_id: SessionId, index: int) -> str:
+    """The stored JSON of a message: its draft's JSON with the id and index added.
+
+    The draft's JSON (`model_dump_json(by_alias=True)`) is made before any lock or request; this only
+    appends the two fields storage assigns, without serialising the message again.
+    """
+    return f'{draft_json[:-1]},"id":{json.dumps(message_id(session_id, index))},"index":{index}}}'
+
+
+def stored_message(draft: MessageDraft, session_id: SessionId, index: int) -> Message:
+    """The `Message` a stored draft became: the draft is valid already, only the id and index are new."""
+    return Message.model_construct(**dict(draft), id=message_id(session_id, index), index=index)
