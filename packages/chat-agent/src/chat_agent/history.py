@@ -13,7 +13,6 @@ from typing import Any
 
 from chat_core.ids import SessionId, UserId
 from chat_core.messages import ContentBlock, Message, MessageStatus
-from chat_core.pagination import MAX_PAGE_SIZE
 from chat_core.ports import MessageRepository
 
 __all__ = ["load_history", "to_strands_messages"]
@@ -24,15 +23,11 @@ StrandsMessage = dict[str, Any]
 async def load_history(
     messages: MessageRepository, user_id: UserId, session_id: SessionId, *, limit: int
 ) -> list[Message]:
-    """The session's last `limit` stored messages, oldest first."""
-    kept: list[Message] = []
-    cursor: str | None = None
-    while True:
-        page = await messages.list(user_id, session_id, limit=MAX_PAGE_SIZE, cursor=cursor)
-        kept = [*kept, *page.items][-limit:]
-        if page.next_cursor is None:
-            return kept
-        cursor = page.next_cursor
+    """The session's last `limit` stored messages, oldest first.
+
+    One newest-first read of the window: a long session costs what a short one does.
+    """
+    return await messages.recent(user_id, session_id, limit=limit)
 
 
 def _attachment_note(block: ContentBlock) -> dict[str, Any] | None:

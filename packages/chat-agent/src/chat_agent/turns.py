@@ -15,7 +15,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol, cast
 from uuid import uuid4
@@ -28,7 +28,7 @@ from strands.types.content import Messages
 
 from chat_agent.models.errors import as_chat_error
 from chat_agent.streaming import SseEvent, StreamTranslator, encode_event, stream_error_event
-from chat_core.costs import CostRecord, PricingSnapshot, TokenUsage, compute_cost
+from chat_core.costs import PricingSnapshot, TokenUsage, compute_cost
 from chat_core.errors import ChatError, ErrorCode, InternalError, UnavailableError
 from chat_core.identity import User
 from chat_core.ids import SessionId
@@ -43,7 +43,8 @@ from chat_core.messages import (
     MessageStatus,
     ModelInfo,
 )
-from chat_core.ports import CostLedger, MessageRepository, SessionRepository
+from chat_core.ports import TurnRepository
+from chat_core.turns import TurnCharge, TurnRecord
 
 __all__ = [
     "DiscardingTurnStore",
@@ -91,8 +92,11 @@ class PreparedTurn:
     user_message: MessageDraft
     """What is stored for the user: their own text and attachment references."""
     preferences: dict[str, Any]
+    """Session preferences the stored turn merges; `assistantId` binds the session's assistant."""
     started: float
     """`time.perf_counter()` when the request arrived."""
+    turn_id: str = field(default_factory=lambda: uuid4().hex)
+    """Names the turn in storage: storing it again (a retry, the failure path) stores nothing twice."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,37 +121,36 @@ class TurnStore(Protocol):
 
 
 class StorageTurnStore:
-    """Stores turns in the session's history, the cost ledger and the session's counters."""
+    """Stores each turn as one atomic write: both messages, the session's counters and the cost."""
 
-    def __init__(self, sessions: SessionRepository, messages: MessageRepository, costs: CostLedger) -> None:
-        self._sessions = sessions
-        self._messages = messages
-        self._costs = costs
+    def __init__(self, turns: TurnRepository) -> None:
+        self._turns = turns
 
     async def store(self, finished: FinishedTurn) -> str:
-        """Store the user message and the reply together, then the cost, then the session counters."""
+        """Record the turn under its turn id (a second store of the same turn writes nothing)."""
         turn = finished.turn
-        user_id = turn.user.user_id
         model = turn.managed_model
-        stored = await self._messages.append(user_id, turn.session_id, [turn.user_message, finished.reply])
-        message_id = stored[-1].id
-        if finished.counts_cost:
-            await self._costs.record(
-                CostRecord.for_turn(
-                    user_id=user_id,
-                    session_id=turn.session_id,
-                    message_id=message_id,
+        recorded = await self._turns.record(
+            TurnRecord(
+                turn_id=turn.turn_id,
+                user_id=turn.user.user_id,
+                session_id=turn.session_id,
+                user_message=turn.user_message,
+                reply=finished.reply,
+                at=finished.finished_at,
+                preferences=turn.preferences,
+                charge=TurnCharge(
                     model_id=model.model_id,
                     model_name=model.model_name,
                     provider=model.provider.value,
                     usage=finished.usage,
                     pricing=finished.pricing,
                 )
+                if finished.counts_cost
+                else None,
             )
-        await self._sessions.record_turn(
-            user_id, turn.session_id, at=finished.finished_at, preferences=turn.preferences
         )
-        return message_id
+        return recorded.reply.id
 
 
 class DiscardingTurnStore:

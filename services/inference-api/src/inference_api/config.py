@@ -22,7 +22,7 @@ class Settings(EdgeSettings):
     # Requests
     max_message_chars: int = Field(default=100_000, ge=1)
     max_system_prompt_chars: int = Field(default=20_000, ge=1)
-    history_messages: int = Field(default=200, ge=2, le=10_000)
+    history_messages: int = Field(default=200, ge=2, le=1000)
     """Most recent stored messages a turn sends to the model as history."""
 
     # Tools

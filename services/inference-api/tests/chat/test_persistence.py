@@ -19,10 +19,16 @@ from inference_testing import (
     text_cycle,
 )
 
+from chat_agent.models.base import Grounding, ModelRequest
+from chat_agent.turns import PreparedTurn, StorageTurnStore, TurnPolicy, TurnRunner
 from chat_core.costs import period_of
+from chat_core.errors import UnavailableError
+from chat_core.identity import User
 from chat_core.ids import SessionId, UserId
-from chat_core.messages import MessageStatus
+from chat_core.messages import ContentBlock, MessageDraft, MessageStatus
+from chat_core.ports import TurnRepository
 from chat_core.sessions import SessionMetadata
+from chat_core.turns import RecordedTurn, TurnRecord
 from inference_api.config import Settings
 from inference_api.main import create_app
 
@@ -128,3 +134,56 @@ class TestShutdown:
             messages = (await storage.messages.list(ALICE, SessionId("s-stop"))).items
             assert messages[1].status is MessageStatus.COMPLETE
             assert messages[1].content[0].text == LONG_ANSWER
+
+
+class FakeTurnRepository:
+    """The real repository, except that the answer of its first write is lost after the write (a
+    connection dropped after the commit): the turn is stored, but the caller sees a failure."""
+
+    def __init__(self, real: TurnRepository) -> None:
+        self._real = real
+        self.calls = 0
+
+    async def record(self, turn: TurnRecord) -> RecordedTurn:
+        self.calls += 1
+        recorded = await self._real.record(turn)
+        if self.calls == 1:
+            raise UnavailableError("The answer of the storage was lost.")
+        return recorded
+
+
+class TestLateStorageFailure:
+    @pytest.mark.asyncio
+    async def test_a_turn_whose_write_answer_was_lost_is_stored_once(self, settings: Settings) -> None:
+        async with storage_for(settings) as storage:
+            turns = FakeTurnRepository(storage.turns)
+            model = managed_model()
+            turn = PreparedTurn(
+                user=User(user_id=ALICE, email="alice@example.com"),
+                session_id=SessionId("s-lost"),
+                managed_model=model,
+                model=ScriptedModels(script=lambda: [text_cycle("The answer.")])(
+                    ModelRequest(
+                        model, temperature=0.5, max_tokens=None, caching=False, grounding=Grounding("q")
+                    )
+                ),
+                system_prompt="Be brief.",
+                prompt=[{"text": "The question?"}],
+                history=[],
+                tools=[],
+                citations=[],
+                user_message=MessageDraft(role="user", content=[ContentBlock.of_text("The question?")]),
+                preferences={},
+                started=time.perf_counter(),
+            )
+            runner = TurnRunner(TurnPolicy(max_attempts=1, initial_delay=0, window_messages=40))
+            frames = b"".join([frame async for frame in await runner.start(turn, StorageTurnStore(turns))])
+            assert b"event: stream_error" in frames
+            assert frames.endswith(b"event: done\ndata: {}\n\n")
+            assert turns.calls == 2, "the failure path stored the turn again, under the same turn id"
+            messages = (await storage.messages.list(ALICE, SessionId("s-lost"))).items
+            assert [(m.role, m.status) for m in messages] == [("user", "complete"), ("assistant", "complete")]
+            session = await storage.sessions.get(ALICE, SessionId("s-lost"))
+            assert session is not None
+            assert session.message_count == 1
+            assert (await storage.costs.summary(ALICE, period_of(messages[1].created_at))).total_requests == 1

@@ -215,3 +215,27 @@ class TestTools:
                 ["current_time"],
             ]
             assert await storage.sessions.get(UserId("alice"), SessionId("s")) is not None
+
+
+class TestRefusedTurns:
+    @pytest.mark.parametrize(
+        ("body", "status"),
+        [
+            ({"model_id": "gpt-imaginary"}, 404),
+            ({"model_id": "staff-model"}, 403),
+            ({"enabled_tools": ["shell"]}, 422),
+            ({"file_upload_ids": ["19a0c1e2f3a_0123456789abcdef"]}, 404),
+            ({"assistant_id": "ast-nobody"}, 404),
+            ({"max_tokens": 1_000_000}, 422),
+        ],
+    )
+    @pytest.mark.asyncio
+    async def test_a_refused_turn_leaves_no_session(
+        self, service: Service, auth: Headers, body: dict[str, Any], status: int
+    ) -> None:
+        await service.storage.managed_models.create(managed_model("staff-model", roles=["staff"]))
+        refused, _ = await turn_error(service, auth("alice"), session_id="s-refused", **body)
+        assert refused == status
+        assert await service.storage.sessions.get(UserId("alice"), SessionId("s-refused")) is None
+        assert (await service.storage.messages.list(UserId("alice"), SessionId("s-refused"))).items == []
+        assert (await service.storage.sessions.list(UserId("alice"))).items == []

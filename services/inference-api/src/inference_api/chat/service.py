@@ -1,7 +1,9 @@
 """A chat turn, in order: limits, session, model, tools, attachments, assistant and knowledge, history.
 
 Everything here runs before the first event is sent, so every failure is an ordinary HTTP error with
-the error body. The prepared turn then runs in its own task (`chat.turns`).
+the error body, and nothing is written: a new session (and the assistant a first turn binds) is
+created by the turn's one atomic write, once the turn ran. The prepared turn then runs in its own
+task (`chat_agent.turns`).
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ from chat_agent.turns import PreparedTurn, StorageTurnStore, TurnRunner
 from chat_core.assistants import Assistant, AssistantAccess, assistant_access, require_use
 from chat_core.errors import (
     BadRequestError,
-    ConflictError,
     InvalidInputError,
     NotFoundError,
     PermissionDeniedError,
@@ -29,7 +30,7 @@ from chat_core.identity import User
 from chat_core.ids import AssistantId, SessionId, validate_id
 from chat_core.managed_models import ManagedModel, ModelProvider, can_use_model
 from chat_core.messages import ContentBlock, MessageDraft
-from chat_core.sessions import SessionMetadata, SessionUpdate
+from chat_core.sessions import SessionMetadata
 from chat_http.knowledge import KnowledgeBases
 from chat_rag import SearchHit, augment_prompt, citations
 from chat_storage import Storage
@@ -72,16 +73,14 @@ def _check_limits(settings: Settings, body: InvocationRequest) -> None:
         )
 
 
-async def _open_session(storage: Storage, user: User, session_id: SessionId) -> SessionMetadata:
-    """The caller's session, created on its first turn.
+async def _find_session(storage: Storage, user: User, session_id: SessionId) -> SessionMetadata | None:
+    """The caller's session, or `None` for a new one (created by the turn's atomic write, once accepted).
 
     Sessions are keyed by owner, so another user's session id names a new session of the caller's own.
     """
     session = await storage.sessions.get(user.user_id, session_id)
     if session is not None and session.deleted:
         raise NotFoundError(f"Session {session_id!r} was not found.", field="session_id")
-    if session is None:
-        session = await storage.sessions.update(user.user_id, session_id, SessionUpdate())
     return session
 
 
@@ -97,13 +96,17 @@ async def _resolve_model(
     return managed
 
 
-async def _bind_assistant(
-    storage: Storage, user: User, session: SessionMetadata, requested: str | None
-) -> Assistant | None:
-    """The session's assistant: bound by its first turn, never changed afterwards."""
-    bound = session.preferences.assistant_id
+async def _session_assistant(
+    storage: Storage, user: User, session: SessionMetadata | None, requested: str | None
+) -> tuple[Assistant | None, bool]:
+    """The turn's assistant, and whether the turn binds it to the session.
+
+    A session's first turn binds the assistant (the turn's atomic write records it, and refuses to
+    replace another one bound meanwhile); it never changes afterwards.
+    """
+    bound = session.preferences.assistant_id if session is not None else None
     if requested is None and bound is None:
-        return None
+        return None, False
     if bound is not None and requested is not None and requested != bound:
         raise BadRequestError(
             "This session already uses another assistant; start a new session to use this one.",
@@ -116,32 +119,17 @@ async def _bind_assistant(
     if found is not None and found.owner_id != user.user_id and user.email:
         share = await storage.assistants.get_share(assistant_id, user.email)
     assistant = require_use(assistant_id, found, user, share)
-    if bound is None:
-        if session.message_count > 0:
-            raise BadRequestError(
-                "An assistant can only be chosen on the first message of a session.", field="assistant_id"
-            )
-        try:
-            await storage.sessions.update(
-                user.user_id,
-                session.session_id,
-                SessionUpdate(preferences={"assistantId": assistant_id}),
-                expected_version=session.version,
-            )
-        except ConflictError as exc:  # a concurrent turn wrote first: fine only if it bound the same one
-            current = await storage.sessions.get(user.user_id, session.session_id)
-            if current is None or current.preferences.assistant_id != assistant_id:
-                raise BadRequestError(
-                    "This session already uses another assistant; start a new session to use this one.",
-                    field="assistant_id",
-                ) from exc
+    if bound is None and session is not None and session.message_count > 0:
+        raise BadRequestError(
+            "An assistant can only be chosen on the first message of a session.", field="assistant_id"
+        )
     if (
         share is not None
         and not share.first_interacted
         and assistant_access(assistant, user, share) is AssistantAccess.SHARED
     ):
         await storage.assistants.mark_share_interacted(assistant_id, user.email)
-    return assistant
+    return assistant, bound is None
 
 
 async def _search_knowledge(
@@ -161,7 +149,9 @@ def _prompt_blocks(text: str, attachments: Sequence[ResolvedAttachment]) -> list
     return [{"text": text}, *(item.model_block(name) for item, name in zip(attachments, names, strict=True))]
 
 
-def _preferences(body: InvocationRequest, managed: ManagedModel, temperature: float) -> dict[str, Any]:
+def _preferences(
+    body: InvocationRequest, managed: ManagedModel, temperature: float, bound_assistant: Assistant | None
+) -> dict[str, Any]:
     preferences: dict[str, Any] = {
         "lastModel": managed.model_id,
         "lastTemperature": temperature,
@@ -169,6 +159,8 @@ def _preferences(body: InvocationRequest, managed: ManagedModel, temperature: fl
     }
     if body.system_prompt is not None:
         preferences["systemPromptHash"] = hashlib.sha256(body.system_prompt.encode()).hexdigest()[:16]
+    if bound_assistant is not None:
+        preferences["assistantId"] = bound_assistant.assistant_id
     return preferences
 
 
@@ -189,7 +181,7 @@ async def prepare_turn(
     storage = services.storage
     _check_limits(settings, body)
     session_id = SessionId(validate_id(body.session_id, field="session_id"))
-    session = await _open_session(storage, user, session_id)
+    session = await _find_session(storage, user, session_id)
     managed = await _resolve_model(storage, settings, user, body.model_id)
     if body.max_tokens is not None and body.max_tokens > managed.max_output_tokens:
         raise InvalidInputError(
@@ -206,7 +198,7 @@ async def prepare_turn(
         body.file_upload_ids or [],
         max_files=settings.file_max_per_message,
     )
-    assistant = await _bind_assistant(storage, user, session, body.assistant_id)
+    assistant, binds_assistant = await _session_assistant(storage, user, session, body.assistant_id)
     hits = await _search_knowledge(services, assistant, body.message)
     assert assistant is not None or not hits
     turn_citations = citations(assistant.assistant_id, hits) if assistant is not None else []
@@ -251,7 +243,7 @@ async def prepare_turn(
             role="user",
             content=[ContentBlock.of_text(body.message), *(item.stored_block() for item in attachments)],
         ),
-        preferences=_preferences(body, managed, temperature),
+        preferences=_preferences(body, managed, temperature, assistant if binds_assistant else None),
         started=started,
     )
 
@@ -261,7 +253,4 @@ async def start_chat(
 ) -> AsyncIterator[bytes]:
     """Prepare the turn, start it, and return its SSE frames once the first event exists."""
     turn = await prepare_turn(services, user, body, started=started)
-    storage = services.storage
-    return await services.turns.start(
-        turn, StorageTurnStore(storage.sessions, storage.messages, storage.costs)
-    )
+    return await services.turns.start(turn, StorageTurnStore(services.storage.turns))
