@@ -51,9 +51,7 @@ def _recorded_at(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-_INSERT_RECORD = (
-    "INSERT OR IGNORE INTO cost_records (user_id, message_id, period, recorded_at, body) VALUES (?, ?, ?, ?, ?)"
-)
+_INSERT_RECORD = "INSERT OR IGNORE INTO cost_records (user_id, message_id, period, recorded_at, body) VALUES (?, ?, ?, ?, ?)"
 _ADD_TO_SUMMARY = (
     f"INSERT INTO cost_summaries (user_id, period, model_id, model_name, provider, "  # noqa: S608 (constants and placeholders only)  # nosec B608
     f"{', '.join(_SUMMARY_COLUMNS)}) VALUES ({', '.join('?' * (5 + len(_SUMMARY_COLUMNS)))}) "
