@@ -180,8 +180,11 @@ class Live:
 
 
 @contextmanager
-def run_live(settings: Settings) -> Iterator[Live]:
-    """Start `create_app(settings)` on a free port; `public_url` is that port (signed blob URLs)."""
+def run_live(settings: Settings, *, model_factory: Any = None) -> Iterator[Live]:
+    """Start `create_app(settings)` on a free port; `public_url` is that port (signed blob URLs).
+
+    `model_factory` scripts the model of assistants' test chats.
+    """
     sock = free_socket()
     settings = settings.model_copy(update={"public_url": f"http://127.0.0.1:{sock.getsockname()[1]}"})
     if settings.storage == "aws":
@@ -190,7 +193,7 @@ def run_live(settings: Settings) -> Iterator[Live]:
         config = storage_config(settings)
         assert isinstance(config, AwsStorageConfig)
         asyncio.run(provision(config))
-    with serve_on(create_app(settings), sock) as base_url:
+    with serve_on(create_app(settings, model_factory=model_factory), sock) as base_url:
         yield Live(settings.storage, base_url, settings)
 
 
@@ -272,8 +275,9 @@ def check_error() -> Callable[[httpx.Response, int, str], dict[str, Any]]:
 
 
 @pytest.fixture
-def start_app() -> Callable[[Settings], AbstractContextManager[Live]]:
-    """`with start_app(settings) as live:` runs an app of its own (for tests that change settings)."""
+def start_app() -> Callable[..., AbstractContextManager[Live]]:
+    """`with start_app(settings[, model_factory=...]) as live:` runs an app of its own (for tests that
+    change settings or script the test chat's model)."""
     return run_live
 
 

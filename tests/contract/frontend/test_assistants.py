@@ -11,6 +11,7 @@ from frontend_kit import (
     STRING,
     UserFactory,
     array,
+    assistant_with_document,
     check,
     enum,
     obj,
@@ -130,3 +131,41 @@ class TestChanging:
         assert client.post(f"{path}/archive", json={}).status_code == 200
         assert client.delete(path).status_code in (200, 204)
         assert client.get(path).status_code == 404
+
+
+# FE/assistants/assistant-form/components/test-chat.component.ts: what the panel reads of each event
+TEST_CHAT_EVENTS = {
+    "message_start": obj({"role": STRING}),
+    "content_block_start": obj({}, {"type": STRING}),
+    "content_block_delta": obj({"type": enum("text"), "text": STRING}),
+    "done": {"type": "object"},
+}
+
+
+class TestTestChat:
+    def test_the_editors_test_panel_streams_an_answer(self, frontend_user: UserFactory) -> None:
+        client = frontend_user()
+        assistant_id, _ = assistant_with_document(client)
+        # FE/assistants/services/test-chat.service.ts: `{message}` (session_id is never passed, so omitted)
+        response, events = client.stream(
+            f"/assistants/{assistant_id}/test-chat", {"message": "How long does the battery take to charge?"}
+        )
+        # fetch-event-source's default opening check: a 2xx with content-type text/event-stream
+        assert response.status_code == 200, response.read()
+        assert response.headers["content-type"].startswith("text/event-stream")
+        for event in events:
+            if event.event in TEST_CHAT_EVENTS:
+                check(event.data, TEST_CHAT_EVENTS[event.event])
+        names = [event.event for event in events]
+        assert names[0] == "debug"  # the original's rag_debug event, ignored by the panel
+        assert "message_stop" in names
+        assert names[-1] == "done"
+        answer = "".join(event.data["text"] for event in events if event.event == "content_block_delta")
+        assert "90 minutes" in answer
+
+    def test_it_needs_a_complete_document(self, frontend_user: UserFactory) -> None:
+        client = frontend_user()
+        draft = client.post("/assistants/draft", json={"name": "Untitled Assistant"}).json()
+        response, events = client.stream(f"/assistants/{draft['assistantId']}/test-chat", {"message": "Hi"})
+        assert response.status_code == 400
+        assert events == []

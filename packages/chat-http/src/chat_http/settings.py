@@ -178,6 +178,18 @@ class EdgeSettings(BaseSettings):
     """Model calls per cycle when the provider throttles (strands `ModelRetryStrategy`)."""
     model_retry_delay: int = Field(default=2, ge=0, le=60)
     """Seconds before the first retry of a throttled model call; doubles after each retry."""
+    default_model_id: str = "offline-extractive"
+    """The managed model's `modelId` of a turn that names none (and of every assistant test chat)."""
+    default_temperature: float = Field(default=0.7, ge=0, le=1)
+    max_message_chars: int = Field(default=100_000, ge=1)
+    """Longest user message a turn takes."""
+
+    # Streaming (the turns' Server-Sent Events)
+    sse_ping_seconds: float = Field(default=15.0, ge=0)
+    """Keep-alive comment interval on open streams (0 disables)."""
+    sse_flush_ms: int = Field(default=10, ge=0, le=1000)
+    """Events arriving within this many milliseconds of the previous write are written together
+    (0 writes every event on its own)."""
 
     # Assistant knowledge (chat-rag): app-api ingests into the index inference-api searches.
     rag_embedder: Literal["local", "bedrock", "openai"] = "local"
@@ -190,6 +202,8 @@ class EdgeSettings(BaseSettings):
     rag_openai_api_key: SecretStr | None = None
     rag_top_k: int = Field(default=5, ge=1, le=20)
     """Passages a knowledge-base search returns."""
+    rag_context_chars: int = Field(default=6000, ge=500, le=100_000)
+    """Budget of knowledge-base text added to the prompt sent to the model."""
     document_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
     """Largest knowledge-base document."""
 

@@ -10,10 +10,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from typing import TYPE_CHECKING
 
 import httpx
 from fastapi import FastAPI
 
+from app_api.assistants.test_chat import PreviewChats
 from app_api.auth.service import SignIn
 from app_api.chat.titles import open_title_model
 from app_api.config import Settings
@@ -25,13 +27,19 @@ from chat_http.secrets import blob_signing_secret
 from chat_http.state import ServiceState, lifespan_state, open_edge_resources
 from chat_http.telemetry import telemetry_of
 
+if TYPE_CHECKING:
+    from chat_agent.models.base import ModelFactory
+
 __all__ = ["lifespan_for"]
 
 
 def lifespan_for(
-    settings: Settings,
+    settings: Settings, *, model_factory: ModelFactory | None = None
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[dict[str, ServiceState]]]:
-    """A lifespan that opens storage and the rest for `settings`."""
+    """A lifespan that opens storage and the rest for `settings`.
+
+    `model_factory` replaces the provider models of test chats (tests script a model with it).
+    """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, ServiceState]]:
@@ -57,6 +65,8 @@ def lifespan_for(
             reconciling = asyncio.create_task(reconciler.run(), name="document reconciler")
             stack.push_async_callback(_cancel, reconciling)
             title_model = await stack.enter_async_context(open_title_model(settings))
+            previews = PreviewChats(settings, model_factory=model_factory)
+            stack.push_async_callback(previews.aclose)
             sign_in_http = await stack.enter_async_context(
                 httpx.AsyncClient(timeout=settings.oidc_timeout, follow_redirects=False)
             )
@@ -71,6 +81,7 @@ def lifespan_for(
                     upload_policy=settings.upload_policy(),
                     ingestion=ingestion,
                     title_model=title_model,
+                    previews=previews,
                     sign_in=SignIn.from_settings(settings, sign_in_http),
                     telemetry=telemetry,
                 )

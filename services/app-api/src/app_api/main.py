@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from fastapi import FastAPI
 
 from app_api import __version__
@@ -26,18 +28,24 @@ from app_api.users.router import router as users_router
 from chat_http.app import create_service_app
 from chat_http.errors import ErrorBody
 
+if TYPE_CHECKING:
+    from chat_agent.models.base import ModelFactory
+
 __all__ = ["create_app"]
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the app for `settings` (read from the environment when omitted)."""
+def create_app(settings: Settings | None = None, *, model_factory: ModelFactory | None = None) -> FastAPI:
+    """Build the app for `settings` (read from the environment when omitted).
+
+    `model_factory` replaces the provider models of assistants' test chats; tests pass a scripted model.
+    """
     settings = settings or get_settings()
     app = create_service_app(
         settings,
         service="app-api",
         title="Chat platform app API",
         version=__version__,
-        lifespan=lifespan_for(settings),
+        lifespan=lifespan_for(settings, model_factory=model_factory),
         responses={400: {"model": ErrorBody, "description": "The request body cannot be read"}},
         body_limits=[("/blobs/", max(settings.document_max_bytes, settings.file_max_bytes))],
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from app_api.assistants.test_chat import PreviewChats
 from app_api.auth.service import SignIn
 from app_api.chat.titles import TitleModel
 from app_api.config import Settings
@@ -24,5 +25,7 @@ class AppState(ServiceState):
     upload_policy: UploadPolicy
     ingestion: IngestionRunner
     title_model: TitleModel | None
+    previews: PreviewChats
+    """The turn machinery of assistants' test chats (loaded by the first one)."""
     sign_in: SignIn | None = None
     """The identity provider for `/auth/*` (`None` when sign-in is not configured)."""

@@ -14,13 +14,7 @@ __all__ = ["Environment", "Settings", "get_settings"]
 class Settings(EdgeSettings):
     """Every knob of inference-api. Defaults are the embedded development setup."""
 
-    # Models
-    default_model_id: str = "offline-extractive"
-    """The managed model's `modelId` used when a request names none."""
-    default_temperature: float = Field(default=0.7, ge=0, le=1)
-
-    # Requests
-    max_message_chars: int = Field(default=100_000, ge=1)
+    # Requests (the model of a turn, its temperature and message limit are shared settings)
     max_system_prompt_chars: int = Field(default=20_000, ge=1)
     history_messages: int = Field(default=200, ge=2, le=1000)
     """Most recent stored messages a turn sends to the model as history."""
@@ -29,16 +23,7 @@ class Settings(EdgeSettings):
     tool_roles: dict[str, list[str]] = Field(default_factory=lambda: {"*": ["current_time", "calculator"]})
     """JSON: role -> tool names it may enable; `*` applies to every caller."""
 
-    # Assistant knowledge: the shared `rag_*` settings, plus how much of it a prompt may carry.
-    rag_context_chars: int = Field(default=6000, ge=500, le=100_000)
-    """Budget of knowledge-base text added to the prompt sent to the model."""
-
-    # Streaming
-    sse_ping_seconds: float = Field(default=15.0, ge=0)
-    """Keep-alive comment interval on open streams (0 disables)."""
-    sse_flush_ms: int = Field(default=10, ge=0, le=1000)
-    """Events arriving within this many milliseconds of the previous write are written together
-    (0 writes every event on its own)."""
+    # Shutdown (the SSE knobs are shared settings)
     shutdown_grace_seconds: float = Field(default=30.0, ge=0)
     """How long shutdown waits for running turns to finish and be stored."""
 

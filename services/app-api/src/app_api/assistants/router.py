@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
+from sse_starlette import EventSourceResponse
 
 from app_api.assistants import service
 from app_api.assistants.schemas import (
@@ -15,10 +17,12 @@ from app_api.assistants.schemas import (
     AssistantShares,
     AssistantUpdateRequest,
     ShareRequest,
+    TestChatRequest,
 )
 from app_api.assistants.service import AssistantView
-from app_api.dependencies import CurrentUser, KnowledgeDep, StorageDep
-from chat_http.errors import error_responses
+from app_api.assistants.test_chat import start_test_chat
+from app_api.dependencies import CurrentUser, KnowledgeDep, StateDep, StorageDep
+from chat_http.errors import ErrorBody, error_responses
 
 __all__ = ["router"]
 
@@ -128,3 +132,37 @@ async def delete_shares(
     """Owner-only: stop sharing with these emails."""
     emails = await service.unshare_assistant(storage.assistants, user, assistant_id, body.emails)
     return AssistantShares(assistant_id=assistant_id, shared_with=emails)
+
+
+@router.post(
+    "/{assistant_id}/test-chat",
+    response_class=EventSourceResponse,
+    responses={
+        200: {
+            "content": {"text/event-stream": {}},
+            "description": "`debug` (`{type: rag_debug, chunk_count, chunks}`), then the turn's events as "
+            "`/invocations` streams them",
+        },
+        400: {"model": ErrorBody, "description": "No document of the assistant is complete yet"},
+        **_OWNER_ONLY,
+        502: {"model": ErrorBody, "description": "The model provider failed before the first event"},
+    },
+)
+async def test_assistant_chat(
+    assistant_id: str, body: TestChatRequest, user: CurrentUser, state: StateDep
+) -> EventSourceResponse:
+    """Owner-only: a test turn over the assistant's knowledge with the default model; nothing is stored."""
+    started = time.perf_counter()
+    frames = await start_test_chat(
+        state.storage,
+        state.knowledge,
+        state.previews,
+        state.settings,
+        user,
+        assistant_id,
+        body.message,
+        started=started,
+    )
+    return EventSourceResponse(
+        frames, headers={"Cache-Control": "no-cache"}, ping=state.settings.sse_ping_seconds, sep="\n"
+    )

@@ -20,6 +20,7 @@ __all__ = [
     "AssistantShares",
     "AssistantUpdateRequest",
     "ShareRequest",
+    "TestChatRequest",
 ]
 
 _INDEX_ID_DOC = (
@@ -121,3 +122,15 @@ class AssistantShares(ApiModel):
 
     assistant_id: str
     shared_with: list[str]
+
+
+class TestChatRequest(ApiModel):
+    """`AssistantTestChatRequest`: the editor's test message.
+
+    `session_id` is accepted and changes nothing: every test chat starts afresh and nothing is kept.
+    """
+
+    __test__ = False  # not a pytest test class, despite its name
+
+    message: str = Field(min_length=1, pattern=r"\S")
+    session_id: str | None = Field(default=None, alias="session_id", max_length=256)
