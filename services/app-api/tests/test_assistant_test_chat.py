@@ -46,7 +46,9 @@ def read_events(response: httpx.Response) -> list[tuple[str, dict[str, Any]]]:
     return events
 
 
-def send_test_message(client: httpx.Client, assistant_id: str, message: str) -> tuple[httpx.Response, list[Any]]:
+def send_test_message(
+    client: httpx.Client, assistant_id: str, message: str
+) -> tuple[httpx.Response, list[Any]]:
     with client.stream(
         "POST",
         f"/assistants/{assistant_id}/test-chat",
@@ -226,7 +228,9 @@ class TestTheTurn:
     ) -> None:
         client, models = scripted_app(None)
         assistant_id = assistant_with_document(client, instructions="Always mention the charger.")
-        response, events = send_test_message(client, assistant_id, "How long does the battery take to charge?")
+        response, events = send_test_message(
+            client, assistant_id, "How long does the battery take to charge?"
+        )
         assert response.status_code == 200
         [call] = models.models[0].calls
         assert not call["tool_specs"]
