@@ -112,8 +112,11 @@ class TestPdf:
 
     def test_corrupt_pdf_is_an_invalid_input(self) -> None:
         data = (EXAMPLES / "travel-expense-policy.pdf").read_bytes()[:600]
-        with pytest.raises(InvalidInputError, match="not a readable PDF"):
+        with pytest.raises(InvalidInputError, match="not a readable PDF") as raised:
             parse_document("p.pdf", "application/pdf", data, **LIMITS)
+        assert (
+            raised.value.message == "'p.pdf' is not a readable PDF."
+        )  # pypdf's error class stays in the cause
 
     def test_pdf_without_text_says_why(self) -> None:
         writer = PdfWriter()

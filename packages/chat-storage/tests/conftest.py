@@ -45,8 +45,8 @@ def moto_server() -> Iterator[str]:
 
 
 def make_aws_config(endpoint_url: str, *, prefix: str | None = None, **overrides: object) -> AwsStorageConfig:
-    """Config for a test: fake credentials, two attempts per call, and a read timeout long enough for
-    a burst of 200 requests queued at the (serialised) moto server."""
+    """Config for a test: fake credentials, two attempts per call, and a read timeout (and deadline) long
+    enough for a burst of 200 requests queued at the (serialised) moto server."""
     values: dict[str, object] = {
         "endpoint_url": endpoint_url,
         "region": "us-east-1",
@@ -54,6 +54,7 @@ def make_aws_config(endpoint_url: str, *, prefix: str | None = None, **overrides
         "connect_timeout": 3.0,
         "read_timeout": 30.0,
         "max_attempts": 2,
+        "deadline": 60.0,
         "access_key_id": SecretStr("testing"),
         "secret_access_key": SecretStr("testing"),
     }

@@ -153,6 +153,7 @@ def aws_settings(data_dir: Path, endpoint: str, **overrides: Any) -> Settings:
         "resource_prefix": f"t{uuid.uuid4().hex[:10]}",
         "aws_connect_timeout": 1.0,
         "aws_max_attempts": 2,
+        "aws_deadline": 20.0,  # a loaded machine's moto is slow; the deadline's own test sets its default
     }
     return make_settings(data_dir, **(values | overrides))
 

@@ -82,6 +82,8 @@ class EdgeSettings(BaseSettings):
     """Seconds to wait for a DynamoDB or S3 response."""
     aws_max_attempts: int = Field(default=3, ge=1, le=10)
     """Attempts per DynamoDB or S3 call (first try included), so an outage answers 503 within seconds."""
+    aws_deadline: float = Field(default=4.0, gt=0, le=300)
+    """Seconds one DynamoDB or S3 call may take in all, retries included (a hung endpoint: 503 by then)."""
     resource_prefix: str = "chat"
     auth_mode: Literal["dev", "oidc"] | None = None
     """`dev` (HS256) or `oidc`; unset means `dev` in development and `oidc` in production."""
@@ -327,6 +329,7 @@ class EdgeSettings(BaseSettings):
                 connect_timeout=self.aws_connect_timeout,
                 read_timeout=self.aws_read_timeout,
                 max_attempts=self.aws_max_attempts,
+                deadline=self.aws_deadline,
             )
         return LocalStorageConfig(
             data_dir=self.data_dir,

@@ -329,7 +329,7 @@ def _parse_pdf(data: bytes, filename: str, _max_bytes: int, max_pages: int) -> I
         raise
     except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, IndexError, OSError) as exc:
         # pypdf reports malformed files through a mix of its own and builtin exception types.
-        raise InvalidInputError(f"{filename!r} is not a readable PDF ({type(exc).__name__}).") from exc
+        raise InvalidInputError(f"{filename!r} is not a readable PDF.") from exc
     yield from _pdf_blocks(_without_page_furniture(pages))
 
 
@@ -449,7 +449,7 @@ def _parse_docx(data: bytes, filename: str, max_bytes: int, _max_pages: int) -> 
     except InvalidInputError:
         raise
     except (zipfile.BadZipFile, PackageNotFoundError, KeyError, ValueError, OSError) as exc:
-        raise InvalidInputError(f"{filename!r} is not a readable DOCX file ({type(exc).__name__}).") from exc
+        raise InvalidInputError(f"{filename!r} is not a readable DOCX file.") from exc
     yield from blocks
 
 
@@ -486,7 +486,7 @@ def _parse_csv(data: bytes, filename: str, _max_bytes: int, _max_pages: int) -> 
     try:
         rows = [row for row in csv.reader(io.StringIO(text), dialect) if any(cell.strip() for cell in row)]
     except csv.Error as exc:
-        raise InvalidInputError(f"{filename!r} is not a readable CSV file: {exc}.") from exc
+        raise InvalidInputError(f"{filename!r} is not a readable CSV file.") from exc
     if not rows:
         return
     header = [cell.strip() for cell in rows[0]]

@@ -38,6 +38,9 @@ class AwsStorageConfig(BaseModel):
     read_timeout: float = Field(default=5.0, gt=0)
     max_attempts: int = Field(default=3, ge=1)
     """Total attempts per call (botocore standard retry mode), so failures surface in bounded time."""
+    deadline: float = Field(default=4.0, gt=0)
+    """Seconds one DynamoDB or S3 call may take in all, retries included; then it is `UnavailableError`
+    (a hung endpoint answers 503 within this, whatever the timeouts and attempts)."""
     access_key_id: SecretStr | None = None
     """Explicit credentials (tests, local stacks); `None` uses the standard AWS credential chain."""
     secret_access_key: SecretStr | None = None

@@ -17,7 +17,14 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
-from chat_core.errors import ChatError, ConflictError, InternalError, NotFoundError, UnavailableError
+from chat_core.errors import (
+    ChatError,
+    ConflictError,
+    InternalError,
+    InvalidInputError,
+    NotFoundError,
+    UnavailableError,
+)
 from chat_storage.aws._errors import Rejected, call, conditional, found, transact, translate
 
 
@@ -85,7 +92,6 @@ class TestTranslate:
         "exc",
         [
             client_error("ValidationException"),
-            client_error("ResourceNotFoundException"),
             client_error("AccessDeniedException"),
             NoCredentialsError(),
             ParamValidationError(report="bad"),
@@ -100,8 +106,43 @@ class TestTranslate:
         assert type(error) is InternalError
         assert "read" in error.message
 
-    def test_a_missing_table_says_so(self) -> None:
-        assert "provisioned" in translate(client_error("ResourceNotFoundException"), "read").message
+    @pytest.mark.parametrize("code", ["ResourceNotFoundException", "NoSuchBucket"])
+    def test_a_missing_table_or_bucket_is_unavailable(self, code: str) -> None:
+        """An endpoint restarted empty, or not provisioned yet: an outage (503), not a bug (500)."""
+        error = translate(client_error(code), "read a session")
+        assert type(error) is UnavailableError
+        assert error.message == "Storage is not ready: could not read a session."
+
+    def test_an_item_over_the_size_limit_is_invalid_input(self) -> None:
+        too_large = client_error("ValidationException")
+        too_large.response["Error"]["Message"] = "Item size has exceeded the maximum allowed size"
+        error = translate(too_large, "update a session")
+        assert type(error) is InvalidInputError
+        assert "ValidationException" not in error.message
+
+    @pytest.mark.parametrize(
+        "exc",
+        [
+            client_error("ValidationException"),
+            client_error("ThrottlingException"),
+            client_error("ResourceNotFoundException"),
+            client_error("AccessDeniedException", 403),
+            ReadTimeoutError(endpoint_url="http://127.0.0.1:1"),
+            EndpointConnectionError(endpoint_url="http://127.0.0.1:1"),
+            aiohttp.ServerDisconnectedError(),
+            TimeoutError(),
+            ValueError("bug"),
+        ],
+        ids=lambda exc: (
+            type(exc).__name__ if not isinstance(exc, ClientError) else exc.response["Error"]["Code"]
+        ),
+    )
+    def test_messages_name_neither_the_exception_nor_the_backend_code(self, exc: Exception) -> None:
+        message = translate(exc, "read a session").message
+        assert type(exc).__name__ not in message
+        if isinstance(exc, ClientError):
+            assert exc.response["Error"]["Code"] not in message
+        assert "read a session" in message
 
     def test_chat_errors_pass_through(self) -> None:
         error = NotFoundError("gone")
@@ -157,7 +198,7 @@ class TestFound:
 
     @pytest.mark.asyncio
     async def test_a_missing_bucket_is_not_an_empty_result(self) -> None:
-        with pytest.raises(InternalError):
+        with pytest.raises(UnavailableError, match="not ready"):
             await found("read", raising(client_error("NoSuchBucket", 404)))
 
 

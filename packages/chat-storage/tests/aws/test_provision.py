@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from chat_core.costs import CostRecord, PricingSnapshot, TokenUsage
-from chat_core.errors import InternalError
+from chat_core.errors import UnavailableError
 from chat_core.ids import SessionId, UserId
 from chat_storage.aws import ResourceNames, open_aws_storage, provision
 from chat_storage.aws._clients import aws_clients, botocore_config
@@ -98,14 +98,14 @@ class TestProvision:
 
 class TestOpen:
     @pytest.mark.asyncio
-    async def test_opening_creates_nothing_and_a_missing_table_is_an_internal_error(
+    async def test_opening_creates_nothing_and_a_missing_table_is_unavailable(
         self, moto_server: str, aws_config_factory: Callable[..., AwsStorageConfig]
     ) -> None:
         config = aws_config_factory(moto_server)
         async with open_aws_storage(config) as storage:
-            with pytest.raises(InternalError, match="provisioned"):
+            with pytest.raises(UnavailableError, match="not ready"):
                 await storage.ping()
-            with pytest.raises(InternalError, match="provisioned"):
+            with pytest.raises(UnavailableError, match="not ready"):
                 await storage.sessions.list(UserId("alice"))
         async with aws_clients(config) as (dynamodb, _):
             tables = (await dynamodb.list_tables())["TableNames"]

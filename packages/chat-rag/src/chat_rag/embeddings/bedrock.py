@@ -98,10 +98,10 @@ class BedrockEmbedder:
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "Unknown")
             if code in _REFUSED_INPUT:
-                raise InvalidInputError(f"Bedrock refused a passage for embedding ({code}).") from exc
-            raise UnavailableError(f"Bedrock embeddings failed ({code}).") from exc
+                raise InvalidInputError("Bedrock refused a passage for embedding.") from exc
+            raise UnavailableError("Bedrock embeddings failed; try again shortly.") from exc
         except BotoCoreError as exc:
-            raise UnavailableError(f"Bedrock embeddings unreachable ({type(exc).__name__}).") from exc
+            raise UnavailableError("Bedrock embeddings could not be reached; try again shortly.") from exc
         except ValueError as exc:
             raise UnavailableError("Bedrock returned a response that is not JSON.") from exc
         embedding = payload.get("embedding") if isinstance(payload, dict) else None

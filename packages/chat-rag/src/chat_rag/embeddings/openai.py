@@ -94,7 +94,7 @@ class OpenAIEmbedder:
             except httpx.TransportError as exc:
                 if last_attempt:
                     raise UnavailableError(
-                        f"Embeddings endpoint unreachable ({type(exc).__name__}) after {attempt} attempts."
+                        f"The embeddings endpoint could not be reached after {attempt} attempts."
                     ) from exc
                 await asyncio.sleep(self._delay(attempt, None))
                 continue

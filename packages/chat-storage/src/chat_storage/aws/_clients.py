@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -81,4 +82,23 @@ async def aws_clients(config: AwsStorageConfig) -> AsyncIterator[tuple[DynamoDBC
         # endpoint that accepts connections and never answers would hang a put forever. Our objects
         # are small: send them straight away, under the read timeout.
         s3.meta.events.unregister("before-call.s3", add_expect_header)
+        for client in (dynamodb, s3):
+            _bound_every_call(client, config.deadline)
         yield dynamodb, s3
+
+
+def _bound_every_call(client: Any, seconds: float) -> None:
+    """Give every API call of `client` one deadline covering all its attempts.
+
+    botocore bounds each attempt (connect and read timeouts) and the number of attempts, but not their
+    sum: three attempts on a silent endpoint took over 15 s. Every operation method and paginator goes
+    through `_make_api_call`, retries included, so bounding it bounds the whole call; the
+    `TimeoutError` becomes `UnavailableError` in `_errors.translate`.
+    """
+    make_api_call = client._make_api_call
+
+    async def bounded(operation_name: str, api_params: dict[str, Any]) -> Any:
+        async with asyncio.timeout(seconds):
+            return await make_api_call(operation_name, api_params)
+
+    client._make_api_call = bounded

@@ -3,8 +3,11 @@
 - A failed condition (`ConditionalCheckFailedException`, or a cancelled transaction whose reasons name
   one) is an answer, not a fault: `conditional()` returns it as `Rejected`, `call()` raises
   `ConflictError`.
-- Throttling, timeouts, refused or dropped connections and 5xx answers raise `UnavailableError`.
+- Throttling, timeouts, refused or dropped connections, 5xx answers and a missing table or bucket raise
+  `UnavailableError`; an item over DynamoDB's size limit raises `InvalidInputError`.
 - Anything else raises `InternalError`. The cause is always chained, and nothing becomes an empty result.
+  Messages say what was being done, never which exception or error code the backend gave: those stay
+  in the chained cause, which the services log with the request id.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import aiohttp
 from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
-from chat_core.errors import ChatError, ConflictError, InternalError, UnavailableError
+from chat_core.errors import ChatError, ConflictError, InternalError, InvalidInputError, UnavailableError
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb import DynamoDBClient
@@ -49,6 +52,11 @@ _THROTTLING_CODES = frozenset(
     }
 )
 """Error codes that mean "try again later", whatever HTTP status carried them."""
+
+_NOT_READY_CODES = frozenset({"ResourceNotFoundException", "NoSuchBucket"})
+"""A table or the bucket is missing (not provisioned yet, or an endpoint restarted empty): the service
+cannot work until an operator provisions it, which is an outage (503), not a bug."""
+_ITEM_TOO_LARGE = "Item size has exceeded the maximum allowed size"
 
 _TRANSIENT_REASONS = frozenset({"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"})
 _CONDITION_REASON = "ConditionalCheckFailed"
@@ -81,6 +89,10 @@ class Rejected:
 
 def _error_code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def _error_message(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Message", ""))
 
 
 def _reasons(exc: ClientError) -> list[Mapping[str, Any]]:
@@ -123,7 +135,8 @@ def translate(exc: BaseException, action: str) -> ChatError:
 
     Returns:
         `ConflictError` for failed conditions, `UnavailableError` for throttling, timeouts, connection
-        failures and 5xx answers, `InternalError` for everything else.
+        failures, 5xx answers and missing tables, `InvalidInputError` for an item over the size limit,
+        `InternalError` for everything else.
     """
     if isinstance(exc, ChatError):
         return exc
@@ -133,13 +146,17 @@ def translate(exc: BaseException, action: str) -> ChatError:
         if _rejection(exc) is not None:
             return ConflictError(f"Could not {action}: it was changed concurrently or already exists.")
         if code in _THROTTLING_CODES or status == 429 or status >= 500 or _is_transient_cancellation(exc):
-            return UnavailableError(f"Storage is unavailable: could not {action} ({code or status}).")
-        if code == "ResourceNotFoundException":
-            return InternalError(f"Could not {action}: a storage table is missing (was it provisioned?).")
-        return InternalError(f"Could not {action}: storage answered {code or status}.")
-    if isinstance(exc, HTTPClientError | BotoConnectionError | aiohttp.ClientError | TimeoutError | OSError):
-        return UnavailableError(f"Storage is unavailable: could not {action} ({type(exc).__name__}).")
-    return InternalError(f"Could not {action}: unexpected {type(exc).__name__}.")
+            return UnavailableError(f"Storage is unavailable: could not {action}.")
+        if code in _NOT_READY_CODES:
+            return UnavailableError(f"Storage is not ready: could not {action}.", retry_after=30)
+        if code == "ValidationException" and _ITEM_TOO_LARGE in _error_message(exc):
+            return InvalidInputError(f"Could not {action}: it is larger than storage takes.")
+        return InternalError(f"Could not {action}: storage refused the request.")
+    if isinstance(exc, TimeoutError):
+        return UnavailableError(f"Storage did not answer in time: could not {action}.")
+    if isinstance(exc, HTTPClientError | BotoConnectionError | aiohttp.ClientError | OSError):
+        return UnavailableError(f"Storage is unavailable: could not {action}.")
+    return InternalError(f"Could not {action}: an unexpected error occurred.")
 
 
 async def call(action: str, request: Awaitable[T]) -> T:

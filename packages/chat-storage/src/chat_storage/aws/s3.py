@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -15,6 +16,8 @@ if TYPE_CHECKING:
     from types_aiobotocore_s3.type_defs import ObjectIdentifierTypeDef
 
 __all__ = ["S3BlobStore"]
+
+_log = logging.getLogger(__name__)
 
 _SEGMENT = re.compile(r"[A-Za-z0-9._()\[\] @:+=,!-]{1,255}")
 _MAX_KEY = 1024
@@ -116,8 +119,11 @@ class S3BlobStore:
                 errors = response.get("Errors", [])
                 if errors:
                     codes = sorted({str(error.get("Code")) for error in errors})
+                    _log.warning(
+                        "deleting under %r: %d blobs refused (%s)", prefix, len(errors), ", ".join(codes)
+                    )
                     cls = UnavailableError if {"SlowDown", "InternalError"} & set(codes) else InternalError
-                    raise cls(f"Could not delete {len(errors)} blobs under {prefix!r} ({', '.join(codes)}).")
+                    raise cls(f"Could not delete {len(errors)} blobs under {prefix!r}.")
                 removed += len(objects)
             token = listing.get("NextContinuationToken")
             if not listing.get("IsTruncated") or not token:

@@ -63,7 +63,7 @@ async def open_aws_storage(config: AwsStorageConfig) -> AsyncIterator[Storage]:
     """Yield the AWS `Storage`; its clients close when the context exits.
 
     Nothing is created here: tables and the bucket come from `provision` (tests, `make dev`) or from
-    infrastructure code. A missing table surfaces as `InternalError` on first use and in `ping`.
+    infrastructure code. A missing table surfaces as `UnavailableError` on first use and in `ping`.
     """
     async with aws_clients(config) as (dynamodb, s3):
         yield aws_storage(dynamodb, s3, ResourceNames(config.resource_prefix))

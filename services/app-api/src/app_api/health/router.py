@@ -1,4 +1,7 @@
-"""`GET /health`: is the service up and can it reach its storage (public: no dependency versions)."""
+"""`GET /health`: is the service up, can it reach its storage in time, and has its disk room to write.
+
+Public, so it names no dependency versions.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,8 @@ from typing import Literal
 from fastapi import APIRouter
 from pydantic import BaseModel
 
-from app_api.dependencies import StorageDep
+from app_api.dependencies import SettingsDep, StorageDep
+from app_api.health import service
 
 __all__ = ["router"]
 
@@ -32,9 +36,13 @@ class HealthRead(BaseModel):
 
 
 @router.get("/health", response_model=HealthRead, summary="Service health")
-async def read_health(storage: StorageDep) -> HealthRead:
-    """Public. 503 with the error body when storage cannot be reached."""
-    await storage.ping()
+async def read_health(storage: StorageDep, settings: SettingsDep) -> HealthRead:
+    """Public. 503 with the error body when storage fails or is slow, or the data disk is full.
+
+    Storage has `CHAT_HEALTH_TIMEOUT` seconds to answer; "full" is less than `CHAT_HEALTH_MIN_FREE_BYTES`.
+    """
+    service.check_data_dir(settings.data_dir, min_free_bytes=settings.health_min_free_bytes)
+    await service.check_storage(storage, within=settings.health_timeout)
     return HealthRead(
         status="healthy",
         service="app-api",

@@ -91,8 +91,7 @@ async def list_bedrock_models(
             retry_after=None,
         ) from exc
     except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code", "error")
-        raise ModelError(f"Bedrock refused to list its models ({code}).") from exc
+        raise ModelError("Bedrock refused to list its models; see the service log.") from exc
     except BotoCoreError as exc:
         raise UnavailableError("Bedrock could not be reached; try again shortly.") from exc
     try:
