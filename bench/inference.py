@@ -1,16 +1,19 @@
-"""inference-api: what the service adds to a streamed turn, measured against the bare strands stream.
+"""inference-api: a streamed turn beside its floor, the same strands stream served with nothing else.
 
 A replay model emits 500 text deltas per turn, each in its own event-loop step as from a network stream
-but with no delay, so the numbers are the service's own cost:
-auth, validation, session and model lookups, history, the SSE encoding and HTTP, and storing the turn
-(messages, cost ledger, session counters) on the embedded default (SQLite).
+but with no delay, so the numbers are the service's own cost: auth, validation, session and model
+lookups, history, the SSE encoding and HTTP, and storing the turn (one atomic write) on the embedded
+default (SQLite).
 
 - in-process: `Agent(model=replay).stream_async(...)` consumed in one process, agent built per turn.
-- service: the same model behind `POST /invocations` (uvicorn in a child process), read by an httpx
-  SSE client until `done`; time to first event is measured at the client.
-- throughput: 50 clients at once, each running turns back to back, for a fixed number of turns.
+- floor: the same agent stream behind a bare FastAPI route on the same uvicorn, no auth, no storage:
+  the first delta is written as soon as it exists, the rest in one HTTP write at the end.
+- service: the same model behind `POST /invocations` (uvicorn in a child process).
+- Both servers are read by the same httpx SSE client until the last event; time to first event is
+  measured at the client. Sequential turns alternate between floor and service, so both see the same
+  load; throughput is 50 clients at once, each running turns back to back, floor then service, twice.
 
-Run: `uv run python bench/inference.py` (prints a Markdown table).
+Run: `uv run python bench/inference.py` (prints a Markdown table with ratios and targets).
 """
 
 from __future__ import annotations
@@ -136,6 +139,43 @@ def serve(data_dir: str, port: int, flush_ms: int) -> None:
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
+def serve_floor(port: int) -> None:
+    """The floor: the same agent stream over HTTP, first delta at once, the rest in one write."""
+    import uvicorn
+    from fastapi import FastAPI
+    from fastapi.responses import StreamingResponse
+    from strands import Agent, ModelRetryStrategy
+
+    app = FastAPI()
+
+    async def body() -> Any:
+        agent = Agent(
+            model=replay_model(),
+            callback_handler=None,
+            system_prompt="You are a helpful assistant.",
+            retry_strategy=ModelRetryStrategy(max_attempts=1, initial_delay=0),
+        )
+        frames: list[bytes] = []
+        async for event in agent.stream_async("Tell me something long."):
+            text = event.get("data")
+            if isinstance(text, str):
+                frame = f"event: content_block_delta\ndata: {json.dumps({'text': text})}\n\n".encode()
+                if not frames:
+                    yield frame
+                frames.append(frame)
+        yield b"".join(frames[1:]) + b"event: done\ndata: {}\n\n"
+
+    @app.post("/invocations")
+    async def invocations() -> StreamingResponse:
+        return StreamingResponse(body(), media_type="text/event-stream")
+
+    @app.get("/ping")
+    async def ping() -> dict[str, str]:
+        return {"status": "Healthy"}
+
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -162,24 +202,40 @@ async def one_turn(client: httpx.AsyncClient, token: str) -> tuple[float, float]
     return first - started, time.perf_counter() - started
 
 
-async def through_service(base_url: str, token: str) -> tuple[list[float], list[float], float]:
-    limits = httpx.Limits(max_connections=CLIENTS, max_keepalive_connections=CLIENTS)
-    async with httpx.AsyncClient(base_url=base_url, timeout=120, limits=limits) as client:
-        for _ in range(WARMUP_TURNS):
+async def throughput(client: httpx.AsyncClient, token: str) -> float:
+    """Turns per second with `CLIENTS` clients running turns back to back."""
+    remaining = CONCURRENT_TURNS
+
+    async def worker() -> None:
+        nonlocal remaining
+        while remaining > 0:
+            remaining -= 1
             await one_turn(client, token)
-        sequential = [await one_turn(client, token) for _ in range(SEQUENTIAL_TURNS)]
-        remaining = CONCURRENT_TURNS
 
-        async def worker() -> None:
-            nonlocal remaining
-            while remaining > 0:
-                remaining -= 1
-                await one_turn(client, token)
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(CLIENTS)))
+    return CONCURRENT_TURNS / (time.perf_counter() - started)
 
-        started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(CLIENTS)))
-        throughput = CONCURRENT_TURNS / (time.perf_counter() - started)
-    return [first for first, _ in sequential], [whole for _, whole in sequential], throughput
+
+async def side_by_side(floor_url: str, service_url: str, token: str) -> dict[str, Any]:
+    """Sequential turns alternating floor / service, then throughput floor, service, floor, service."""
+    limits = httpx.Limits(max_connections=CLIENTS, max_keepalive_connections=CLIENTS)
+    async with (
+        httpx.AsyncClient(base_url=floor_url, timeout=120, limits=limits) as floor,
+        httpx.AsyncClient(base_url=service_url, timeout=120, limits=limits) as service,
+    ):
+        for _ in range(WARMUP_TURNS):
+            await one_turn(floor, token)
+            await one_turn(service, token)
+        floor_turns, service_turns = [], []
+        for _ in range(SEQUENTIAL_TURNS):
+            floor_turns.append(await one_turn(floor, token))
+            service_turns.append(await one_turn(service, token))
+        rates: dict[str, list[float]] = {"floor": [], "service": []}
+        for _ in range(2):
+            rates["floor"].append(await throughput(floor, token))
+            rates["service"].append(await throughput(service, token))
+    return {"floor": floor_turns, "service": service_turns, "rates": rates}
 
 
 def wait_until_up(base_url: str, process: subprocess.Popen[bytes]) -> None:
@@ -198,59 +254,85 @@ def milliseconds(seconds: float) -> str:
     return f"{seconds * 1000:.1f} ms"
 
 
+def start(arguments: list[str], port: int) -> subprocess.Popen[bytes]:
+    env = os.environ | {"PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen([sys.executable, __file__, *arguments], env=env)
+    wait_until_up(f"http://127.0.0.1:{port}", process)
+    return process
+
+
+def ratio_row(name: str, floor: float, ours: float, target: str, unit: str = "ms") -> str:
+    shown = (lambda v: f"{v * 1000:.1f} ms") if unit == "ms" else (lambda v: f"{v:.1f}")
+    return f"| {name} | {shown(floor)} | {shown(ours)} | {ours / floor:.2f}x | {target} |"
+
+
 def main(flush_ms: int) -> None:
     from chat_http.auth import mint_dev_token
 
+    load = os.getloadavg()
     baseline = asyncio.run(in_process(WARMUP_TURNS + SEQUENTIAL_TURNS))[WARMUP_TURNS:]
     with tempfile.TemporaryDirectory() as data_dir:
-        port = free_port()
-        env = os.environ | {"PYTHONUNBUFFERED": "1"}
-        process = subprocess.Popen(
-            [sys.executable, __file__, "--serve", data_dir, str(port), "--flush-ms", str(flush_ms)], env=env
-        )
+        floor_port, service_port = free_port(), free_port()
+        processes = [
+            start(["--floor", str(floor_port)], floor_port),
+            start(["--serve", data_dir, str(service_port), "--flush-ms", str(flush_ms)], service_port),
+        ]
         try:
-            base_url = f"http://127.0.0.1:{port}"
-            wait_until_up(base_url, process)
             token = mint_dev_token(SECRET, user_id="bench", email="bench@example.com")
-            first_events, turns, throughput = asyncio.run(through_service(base_url, token))
+            results = asyncio.run(
+                side_by_side(f"http://127.0.0.1:{floor_port}", f"http://127.0.0.1:{service_port}", token)
+            )
         finally:
-            process.terminate()
-            process.wait(timeout=30)
-    inside, served = statistics.median(baseline), statistics.median(turns)
-    quantiles = statistics.quantiles(turns, n=20)
-    rows = [
-        ("strands stream consumed in-process (agent built per turn), median", milliseconds(inside)),
-        ("same stream through the service (HTTP, SSE, stored turn), median", milliseconds(served)),
-        (
-            "overhead the service adds per turn, median",
-            f"{milliseconds(served - inside)} ({served / inside:.2f}x)",
-        ),
-        ("service turn, p95", milliseconds(quantiles[18])),
-        ("time to first event at the client, median", milliseconds(statistics.median(first_events))),
-        (f"turns/s with {CLIENTS} concurrent clients ({CONCURRENT_TURNS} turns)", f"{throughput:.1f}"),
-    ]
+            for process in processes:
+                process.terminate()
+                process.wait(timeout=30)
+    floor_first = statistics.median(first for first, _ in results["floor"])
+    floor_turn = statistics.median(whole for _, whole in results["floor"])
+    first = statistics.median(first for first, _ in results["service"])
+    turn = statistics.median(whole for _, whole in results["service"])
+    floor_rate = statistics.median(results["rates"]["floor"])
+    rate = statistics.median(results["rates"]["service"])
     print(
-        f"inference-api, {DELTAS} text deltas per turn, SQLite storage, {os.cpu_count()} CPUs, "
-        f"Python {platform.python_version()}, CHAT_SSE_FLUSH_MS={flush_ms}, "
-        f"{SEQUENTIAL_TURNS} sequential turns after {WARMUP_TURNS} warm-up\n"
+        f"inference-api beside its floor: {DELTAS} text deltas per turn, SQLite storage, "
+        f"CHAT_SSE_FLUSH_MS={flush_ms}; {SEQUENTIAL_TURNS} sequential turns each (alternating, after "
+        f"{WARMUP_TURNS} warm-up), medians; throughput {CONCURRENT_TURNS} turns with {CLIENTS} clients, "
+        f"median of 2 runs each; {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+        f"load average {load[0]:.1f} at the start, {os.getloadavg()[0]:.1f} at the end\n"
     )
-    print("| measure | value |\n|---|---|")
-    for name, value in rows:
-        print(f"| {name} | {value} |")
+    print("| measure | floor | service | ratio | target |\n|---|---:|---:|---:|---|")
+    print(ratio_row("turn at the client, median", floor_turn, turn, "<= 1.25x"))
+    print(ratio_row("time to first event at the client, median", floor_first, first, "<= 1.5x"))
+    print(ratio_row(f"turns/s, {CLIENTS} concurrent clients", floor_rate, rate, ">= 0.8x", unit="n"))
+    print(
+        f"\nstrands stream consumed in-process (agent built per turn), median: {statistics.median(baseline) * 1000:.1f} ms"
+    )
     print(
         "\n"
-        + json.dumps({"inProcessMs": inside * 1000, "serviceMs": served * 1000, "turnsPerSecond": throughput})
+        + json.dumps(
+            {
+                "floorMs": floor_turn * 1000,
+                "serviceMs": turn * 1000,
+                "floorFirstEventMs": floor_first * 1000,
+                "firstEventMs": first * 1000,
+                "floorTurnsPerSecond": floor_rate,
+                "turnsPerSecond": rate,
+                "rates": results["rates"],
+            }
+        )
     )
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--serve", nargs=2, metavar=("DATA_DIR", "PORT"), help=argparse.SUPPRESS)
+    parser.add_argument("--floor", metavar="PORT", help=argparse.SUPPRESS)
     parser.add_argument(
-        "--flush-ms", type=int, default=10, help="the service's CHAT_SSE_FLUSH_MS (0 = one write per event)"
+        "--flush-ms", type=int, default=50, help="the service's CHAT_SSE_FLUSH_MS (0 = one write per event)"
     )
     arguments = parser.parse_args()
     if arguments.serve:
         serve(arguments.serve[0], int(arguments.serve[1]), arguments.flush_ms)
+    elif arguments.floor:
+        serve_floor(int(arguments.floor))
     else:
         main(arguments.flush_ms)

@@ -211,9 +211,22 @@ class _TurnExecution:
         self._policy = policy
         self._translator = StreamTranslator()
         self.queue: asyncio.Queue[_Item] = asyncio.Queue()
+        self._ended = False
+        self._lingering: asyncio.Future[None] | None = None
+        """Resolved to end the response's wait for more events early: the turn has ended."""
 
     def _emit(self, name: str, data: dict[str, Any]) -> None:
         self.queue.put_nowait(_Event(name, data))
+        if name == "done":
+            self._end()
+
+    def _end(self) -> None:
+        self._ended = True
+        self._stop_lingering()
+
+    def _stop_lingering(self) -> None:
+        if self._lingering is not None and not self._lingering.done():
+            self._lingering.set_result(None)
 
     async def run(self) -> None:
         try:
@@ -229,6 +242,7 @@ class _TurnExecution:
             raise error from exc
         finally:
             self.queue.put_nowait(_Ended())
+            self._end()
 
     async def _answer(self) -> None:
         turn = self._turn
@@ -277,6 +291,7 @@ class _TurnExecution:
             )
         finally:
             self.queue.put_nowait(_Failure(error, self._translator.close()))
+            self._end()
 
     async def _store(
         self, status: MessageStatus, content: list[ContentBlock], *, ended: float, error: ChatError | None
@@ -321,9 +336,10 @@ class _TurnExecution:
         """SSE frames from the queue until `done` (a failure ends with `stream_error`, then `done`).
 
         The first event goes out at once. An event that follows a write within `flush_seconds` waits
-        out the rest of that interval, and whatever arrived meanwhile is written with it: a fast model
-        then costs one write per interval instead of one per token (the socket write is the dominant
-        cost of a stream), and no event is held back longer than the interval.
+        out the rest of that interval (or until the turn ends, whichever comes first), and whatever
+        arrived meanwhile is written with it: a fast model then costs one write per interval instead
+        of one per token (the socket write is the dominant cost of a stream), a turn that ends within
+        the interval is written at once, and no event is held back longer than the interval.
         """
         loop = asyncio.get_running_loop()
         item = first
@@ -350,8 +366,11 @@ class _TurnExecution:
             written = loop.time()
             item = await self.queue.get()
             linger = self._policy.flush_seconds - (loop.time() - written)
-            if linger > 0 and isinstance(item, _Event) and item.name != "done":
-                await asyncio.sleep(linger)
+            if linger > 0 and not self._ended and isinstance(item, _Event):
+                self._lingering = loop.create_future()
+                timer = loop.call_later(linger, self._stop_lingering)
+                await self._lingering
+                timer.cancel()
 
     def _failure_frames(self, failure: _Failure) -> bytes:
         frames = [encode_event(name, data) for name, data in failure.closing]

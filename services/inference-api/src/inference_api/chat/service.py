@@ -8,6 +8,7 @@ task (`chat_agent.turns`).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
@@ -73,22 +74,16 @@ def _check_limits(settings: Settings, body: InvocationRequest) -> None:
         )
 
 
-async def _find_session(storage: Storage, user: User, session_id: SessionId) -> SessionMetadata | None:
-    """The caller's session, or `None` for a new one (created by the turn's atomic write, once accepted).
+def _check_session(session: SessionMetadata | None, session_id: SessionId) -> None:
+    """A deleted session takes no more turns (a missing one is new: the turn's write creates it).
 
     Sessions are keyed by owner, so another user's session id names a new session of the caller's own.
     """
-    session = await storage.sessions.get(user.user_id, session_id)
     if session is not None and session.deleted:
         raise NotFoundError(f"Session {session_id!r} was not found.", field="session_id")
-    return session
 
 
-async def _resolve_model(
-    storage: Storage, settings: Settings, user: User, model_id: str | None
-) -> ManagedModel:
-    chosen = model_id or settings.default_model_id
-    managed = await storage.managed_models.get_by_model_id(chosen)
+def _check_model(managed: ManagedModel | None, chosen: str, user: User) -> ManagedModel:
     if managed is None:
         raise NotFoundError(f"Model {chosen!r} is not available.", field="model_id")
     if not can_use_model(managed, user):
@@ -181,8 +176,16 @@ async def prepare_turn(
     storage = services.storage
     _check_limits(settings, body)
     session_id = SessionId(validate_id(body.session_id, field="session_id"))
-    session = await _find_session(storage, user, session_id)
-    managed = await _resolve_model(storage, settings, user, body.model_id)
+    chosen_model = body.model_id or settings.default_model_id
+    # The three reads every turn needs go out together (one wait instead of three); the checks on
+    # what they return still run in the documented order.
+    session, found_model, history = await asyncio.gather(
+        storage.sessions.get(user.user_id, session_id),
+        storage.managed_models.get_by_model_id(chosen_model),
+        load_history(storage.messages, user.user_id, session_id, limit=settings.history_messages),
+    )
+    _check_session(session, session_id)
+    managed = _check_model(found_model, chosen_model, user)
     if body.max_tokens is not None and body.max_tokens > managed.max_output_tokens:
         raise InvalidInputError(
             f"max_tokens is limited to {managed.max_output_tokens} for this model.",
@@ -221,7 +224,6 @@ async def prepare_turn(
             grounding=grounding,
         )
     )
-    history = await load_history(storage.messages, user.user_id, session_id, limit=settings.history_messages)
     text = (
         augment_prompt(body.message, hits, budget_chars=settings.rag_context_chars) if hits else body.message
     )
