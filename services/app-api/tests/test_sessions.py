@@ -304,3 +304,62 @@ class TestMessages:
         assert [item["id"] for item in first["messages"]] == ["msg-s-1-0", "msg-s-1-1", "msg-s-1-2"]
         rest = alice.get("/sessions/s-1/messages", params={"next_token": first["nextToken"]}).json()
         assert [item["id"] for item in rest["messages"]] == ["msg-s-1-3", "msg-s-1-4"]
+
+
+RLO = "\u202e"
+
+
+class TestBounds:
+    def test_a_500_kb_tag_is_a_422_naming_the_field_before_storage(
+        self, api: Api, check_error: CheckError
+    ) -> None:
+        alice = api()
+        error = check_error(
+            alice.put("/sessions/s-1/metadata", json={"tags": ["x" * 500_000]}), 422, "validation_error"
+        )
+        assert error["field"] == "tags.0"
+        check_error(alice.get("/sessions/s-1/metadata"), 404, "not_found")  # nothing was stored
+
+    def test_preferences_stay_bounded_across_updates(self, api: Api, check_error: CheckError) -> None:
+        alice = api()
+        for batch in range(4):
+            put_metadata(alice, "s-1", preferences={f"k{batch}x{index}": index for index in range(16)})
+        error = check_error(
+            alice.put("/sessions/s-1/metadata", json={"preferences": {"oneMore": 1}}), 422, "validation_error"
+        )
+        assert error["field"] == "preferences"
+        huge = {"preferences": {"big": "x" * 200_000}}
+        check_error(alice.put("/sessions/s-2/metadata", json=huge), 422, "validation_error")
+
+    def test_the_largest_legitimate_session_is_stored(self, api: Api) -> None:
+        """Every bound at its maximum, in 4-byte characters, still fits one DynamoDB item (400 KB)."""
+        wide = "\U0001f600"
+        body = put_metadata(
+            api(),
+            "s-1",
+            title=wide * 200,
+            tags=[wide * 64] * 50,
+            customPromptText=wide * 20_000,
+            enabledTools=["t" * 256] * 200,
+            lastModel="m" * 256,
+        )
+        assert (len(body["tags"]), len(body["preferences"]["customPromptText"])) == (50, 20_000)
+
+    def test_control_and_bidi_characters_never_reach_a_displayed_name(self, api: Api) -> None:
+        alice = api()
+        body = put_metadata(alice, "s-1", title=f"Invoice{RLO}fdp.exe\x00", tags=["a\nb", f"c{RLO}"])
+        assert (body["title"], body["tags"]) == ("Invoicefdp.exe", ["a b", "c"])
+        assistant = alice.post("/assistants", json={"name": f"Help\x00er{RLO}", "tags": ["t\x07"]}).json()
+        assert (assistant["name"], assistant["tags"]) == ("Helper", ["t"])
+        presign = alice.post(
+            "/files/presign",
+            json={
+                "sessionId": "s-1",
+                "filename": f"photo{RLO}gnp.exe",
+                "mimeType": "text/plain",
+                "sizeBytes": 3,
+            },
+        ).json()
+        upload = alice.get("/files", params={"sessionId": "s-1", "status": "any"}).json()
+        assert presign["uploadId"]
+        assert all("\u202e" not in item["filename"] for item in upload["files"])

@@ -64,7 +64,8 @@ def stopped_storage_app(
         server.stop()
         stopped = True
 
-    settings = aws_settings_for(tmp_path, server.endpoint, aws_connect_timeout=2.0, aws_max_attempts=3)
+    shipped = defaults_of("aws_connect_timeout", "aws_read_timeout", "aws_max_attempts", "aws_deadline")
+    settings = aws_settings_for(tmp_path, server.endpoint, **shipped)
     try:
         with start_app(settings) as live:
             yield live, stop

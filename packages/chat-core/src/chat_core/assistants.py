@@ -14,6 +14,14 @@ from chat_core.errors import NotFoundError, PermissionDeniedError
 from chat_core.fields import NOT_NULL, omittable
 from chat_core.identity import User
 from chat_core.ids import AssistantId, UserId, new_assistant_id
+from chat_core.limits import (
+    ASSISTANT_TAGS_MAX,
+    DESCRIPTION_MAX_CHARS,
+    INSTRUCTIONS_MAX_CHARS,
+    URL_MAX_CHARS,
+    DisplayName,
+    Tag,
+)
 
 __all__ = [
     "Assistant",
@@ -57,23 +65,23 @@ class AssistantAccess(StrEnum):
 class AssistantCreate(CamelModel):
     """What a user sends to create an assistant."""
 
-    name: str = Field(min_length=1, max_length=200)
-    description: str = Field(default="", max_length=2000)
-    instructions: str = Field(default="", max_length=20000)
+    name: DisplayName
+    description: str = Field(default="", max_length=DESCRIPTION_MAX_CHARS)
+    instructions: str = Field(default="", max_length=INSTRUCTIONS_MAX_CHARS)
     visibility: Visibility = Visibility.PRIVATE
-    tags: list[str] = Field(default_factory=list, max_length=20)
-    image_url: str | None = Field(default=None, max_length=2048)
+    tags: list[Tag] = Field(default_factory=list, max_length=ASSISTANT_TAGS_MAX)
+    image_url: str | None = Field(default=None, max_length=URL_MAX_CHARS)
 
 
 class AssistantUpdate(CamelModel):
     """A partial change to an assistant; only the fields sent are applied (`imageUrl: null` clears it)."""
 
-    name: Annotated[str | None, NOT_NULL] = omittable(min_length=1, max_length=200)
-    description: Annotated[str | None, NOT_NULL] = omittable(max_length=2000)
-    instructions: Annotated[str | None, NOT_NULL] = omittable(max_length=20000)
+    name: Annotated[DisplayName | None, NOT_NULL] = omittable()
+    description: Annotated[str | None, NOT_NULL] = omittable(max_length=DESCRIPTION_MAX_CHARS)
+    instructions: Annotated[str | None, NOT_NULL] = omittable(max_length=INSTRUCTIONS_MAX_CHARS)
     visibility: Annotated[Visibility | None, NOT_NULL] = omittable()
-    tags: Annotated[list[str] | None, NOT_NULL] = omittable(max_length=20)
-    image_url: str | None = Field(default=None, max_length=2048)
+    tags: Annotated[list[Tag] | None, NOT_NULL] = omittable(max_length=ASSISTANT_TAGS_MAX)
+    image_url: str | None = Field(default=None, max_length=URL_MAX_CHARS)
     status: Annotated[AssistantStatus | None, NOT_NULL] = omittable()
 
 

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Annotated
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from chat_core._base import CamelModel
 from chat_core.clock import utc_now
 from chat_core.ids import UserId
+from chat_core.limits import clean_person_name
 
 __all__ = ["LoginState", "User", "UserProfile", "UserStatus", "email_domain"]
+
+
+PersonName = Annotated[str, AfterValidator(clean_person_name)]
+"""A name shown to other people (share picker, assistant owner): cleaned, at most 200 characters."""
 
 
 class User(CamelModel):
@@ -19,7 +25,7 @@ class User(CamelModel):
 
     user_id: UserId
     email: str
-    name: str = ""
+    name: PersonName = ""
     roles: list[str] = Field(default_factory=list)
 
     def has_any_role(self, roles: set[str] | frozenset[str]) -> bool:
@@ -45,7 +51,7 @@ class UserProfile(CamelModel):
 
     user_id: UserId
     email: str
-    name: str = ""
+    name: PersonName = ""
     first_seen_at: datetime = Field(default_factory=utc_now)
     roles: list[str] = Field(default_factory=list)
     """The JWT roles of their last login (or first token)."""

@@ -15,6 +15,7 @@ from chat_core.costs import PricingSnapshot
 from chat_core.fields import NOT_NULL, omittable
 from chat_core.identity import User
 from chat_core.ids import ManagedModelId, new_managed_model_id
+from chat_core.limits import MODALITIES_MAX, ROLES_MAX, DisplayName, RoleName, ShortText
 
 __all__ = [
     "EVERYONE",
@@ -41,15 +42,15 @@ class ModelProvider(StrEnum):
 class _ManagedModelFields(CamelModel):
     model_id: str = Field(min_length=1, max_length=256)
     """The provider's model id, e.g. `us.anthropic.claude-haiku-4-5-20251001-v1:0`."""
-    model_name: str = Field(min_length=1, max_length=200)
+    model_name: DisplayName
     provider: ModelProvider
-    provider_name: str = Field(min_length=1, max_length=200)
-    input_modalities: list[str] = Field(min_length=1)
-    output_modalities: list[str] = Field(min_length=1)
+    provider_name: DisplayName
+    input_modalities: list[ShortText] = Field(min_length=1, max_length=MODALITIES_MAX)
+    output_modalities: list[ShortText] = Field(min_length=1, max_length=MODALITIES_MAX)
     max_input_tokens: int = Field(ge=1)
     max_output_tokens: int = Field(ge=1)
-    allowed_app_roles: list[str] = Field(default_factory=list)
-    available_to_roles: list[str] = Field(default_factory=list)
+    allowed_app_roles: list[RoleName] = Field(default_factory=list, max_length=ROLES_MAX)
+    available_to_roles: list[RoleName] = Field(default_factory=list, max_length=ROLES_MAX)
     """Deprecated JWT-role grant, still honoured."""
     enabled: bool = True
     input_price_per_million_tokens: float = Field(ge=0)
@@ -102,15 +103,19 @@ class ManagedModelUpdate(CamelModel):
     """
 
     model_id: Annotated[str | None, NOT_NULL] = omittable(min_length=1, max_length=256)
-    model_name: Annotated[str | None, NOT_NULL] = omittable(min_length=1, max_length=200)
+    model_name: Annotated[DisplayName | None, NOT_NULL] = omittable()
     provider: Annotated[ModelProvider | None, NOT_NULL] = omittable()
-    provider_name: Annotated[str | None, NOT_NULL] = omittable(min_length=1, max_length=200)
-    input_modalities: Annotated[list[str] | None, NOT_NULL] = omittable(min_length=1)
-    output_modalities: Annotated[list[str] | None, NOT_NULL] = omittable(min_length=1)
+    provider_name: Annotated[DisplayName | None, NOT_NULL] = omittable()
+    input_modalities: Annotated[list[ShortText] | None, NOT_NULL] = omittable(
+        min_length=1, max_length=MODALITIES_MAX
+    )
+    output_modalities: Annotated[list[ShortText] | None, NOT_NULL] = omittable(
+        min_length=1, max_length=MODALITIES_MAX
+    )
     max_input_tokens: Annotated[int | None, NOT_NULL] = omittable(ge=1)
     max_output_tokens: Annotated[int | None, NOT_NULL] = omittable(ge=1)
-    allowed_app_roles: Annotated[list[str] | None, NOT_NULL] = omittable()
-    available_to_roles: Annotated[list[str] | None, NOT_NULL] = omittable()
+    allowed_app_roles: Annotated[list[RoleName] | None, NOT_NULL] = omittable(max_length=ROLES_MAX)
+    available_to_roles: Annotated[list[RoleName] | None, NOT_NULL] = omittable(max_length=ROLES_MAX)
     enabled: Annotated[bool | None, NOT_NULL] = omittable()
     input_price_per_million_tokens: Annotated[float | None, NOT_NULL] = omittable(ge=0)
     output_price_per_million_tokens: Annotated[float | None, NOT_NULL] = omittable(ge=0)

@@ -13,12 +13,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Annotated, Self
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import AfterValidator, Field, StringConstraints, model_validator
 
 from chat_core._base import CamelModel
 from chat_core.clock import utc_now
 from chat_core.errors import PermissionDeniedError
 from chat_core.identity import User
+from chat_core.limits import clean_display_name
 
 __all__ = [
     "DEFAULT_ROLE_ID",
@@ -57,10 +58,10 @@ class EffectivePermissions(CamelModel):
 
 
 class _RoleFields(CamelModel):
-    display_name: str = Field(min_length=1, max_length=100)
+    display_name: Annotated[str, Field(min_length=1, max_length=100), AfterValidator(clean_display_name)]
     description: str = Field(default="", max_length=500)
     jwt_role_mappings: list[_Name] = Field(default_factory=list, max_length=_MAX_GRANTS)
-    inherits_from: list[Annotated[str, StringConstraints(pattern=ROLE_ID_PATTERN)]] = Field(
+    inherits_from: list[Annotated[str, StringConstraints(pattern=ROLE_ID_PATTERN, max_length=50)]] = Field(
         default_factory=list, max_length=50
     )
     granted_tools: list[_Name] = Field(default_factory=list, max_length=_MAX_GRANTS)
@@ -76,17 +77,19 @@ class _RoleFields(CamelModel):
 class AppRoleCreate(_RoleFields):
     """What an administrator sends to add a role."""
 
-    role_id: str = Field(pattern=ROLE_ID_PATTERN)
+    role_id: str = Field(pattern=ROLE_ID_PATTERN, max_length=50)
 
 
 class AppRoleUpdate(CamelModel):
     """A partial change; only the fields sent are applied."""
 
-    display_name: str | None = Field(default=None, min_length=1, max_length=100)
+    display_name: (
+        Annotated[str, Field(min_length=1, max_length=100), AfterValidator(clean_display_name)] | None
+    ) = None
     description: str | None = Field(default=None, max_length=500)
     jwt_role_mappings: list[_Name] | None = Field(default=None, max_length=_MAX_GRANTS)
-    inherits_from: list[Annotated[str, StringConstraints(pattern=ROLE_ID_PATTERN)]] | None = Field(
-        default=None, max_length=50
+    inherits_from: list[Annotated[str, StringConstraints(pattern=ROLE_ID_PATTERN, max_length=50)]] | None = (
+        Field(default=None, max_length=50)
     )
     granted_tools: list[_Name] | None = Field(default=None, max_length=_MAX_GRANTS)
     granted_models: list[Annotated[str, StringConstraints(min_length=1, max_length=256)]] | None = Field(

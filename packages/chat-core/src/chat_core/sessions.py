@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, ValidationError, model_validator
 
 from chat_core._base import CamelModel
 from chat_core.clock import utc_now
+from chat_core.errors import InvalidInputError
 from chat_core.ids import SessionId, UserId
+from chat_core.limits import (
+    ENABLED_TOOLS_MAX,
+    ID_MAX_CHARS,
+    INSTRUCTIONS_MAX_CHARS,
+    PREFERENCES_MAX_BYTES,
+    PREFERENCES_MAX_KEYS,
+    SESSION_TAGS_MAX,
+    DisplayName,
+    ShortText,
+    Tag,
+    clean_display_name,
+)
 
 __all__ = [
     "DEFAULT_SESSION_TITLE",
@@ -19,6 +33,7 @@ __all__ = [
     "SessionStatus",
     "SessionUpdate",
     "fallback_title",
+    "merge_preferences",
 ]
 
 DEFAULT_SESSION_TITLE = "New Conversation"
@@ -38,17 +53,33 @@ class SessionStatus(StrEnum):
 
 
 class SessionPreferences(CamelModel):
-    """Per-session choices. Unknown keys are kept so newer clients do not lose data."""
+    """Per-session choices. Unknown keys are kept so newer clients do not lose data.
+
+    Within bounds: at most 64 keys and 192 KiB of JSON in all (`chat_core.limits`).
+    """
 
     model_config = ConfigDict(extra="allow")
 
-    last_model: str | None = None
+    last_model: ShortText | None = None
     last_temperature: float | None = None
-    enabled_tools: list[str] | None = None
-    selected_prompt_id: str | None = None
-    custom_prompt_text: str | None = None
-    assistant_id: str | None = None
-    system_prompt_hash: str | None = None
+    enabled_tools: list[ShortText] | None = Field(default=None, max_length=ENABLED_TOOLS_MAX)
+    selected_prompt_id: ShortText | None = None
+    custom_prompt_text: str | None = Field(default=None, max_length=INSTRUCTIONS_MAX_CHARS)
+    assistant_id: str | None = Field(default=None, max_length=ID_MAX_CHARS)
+    system_prompt_hash: str | None = Field(default=None, max_length=ID_MAX_CHARS)
+
+    @model_validator(mode="after")
+    def _bounded(self) -> SessionPreferences:
+        declared = {name for name in self.model_fields_set if getattr(self, name) is not None}
+        keys = len(declared | set(self.model_extra or {}))
+        if keys > PREFERENCES_MAX_KEYS:
+            raise ValueError(f"at most {PREFERENCES_MAX_KEYS} preferences may be set, not {keys}")
+        size = len(self.model_dump_json(by_alias=True, exclude_unset=True, exclude_none=True).encode())
+        if size > PREFERENCES_MAX_BYTES:
+            raise ValueError(
+                f"the preferences take {size} bytes; at most {PREFERENCES_MAX_BYTES} may be stored"
+            )
+        return self
 
 
 class SessionMetadata(CamelModel):
@@ -88,11 +119,11 @@ class SessionMetadata(CamelModel):
 class SessionUpdate(CamelModel):
     """A partial change: `None` leaves a field alone; preference fields merge one by one."""
 
-    title: str | None = Field(default=None, min_length=1, max_length=200)
+    title: DisplayName | None = None
     status: SessionStatus | None = None
     starred: bool | None = None
-    tags: list[str] | None = Field(default=None, max_length=50)
-    preferences: dict[str, Any] = Field(default_factory=dict)
+    tags: list[Tag] | None = Field(default=None, max_length=SESSION_TAGS_MAX)
+    preferences: dict[str, Any] = Field(default_factory=dict, max_length=PREFERENCES_MAX_KEYS)
     """camelCase preference keys to set (merged field by field, never replacing the whole map)."""
 
     def deletes(self) -> bool:
@@ -107,8 +138,11 @@ class SessionUpdate(CamelModel):
 
 
 def fallback_title(text: str) -> str:
-    """A title from the first words of `text`: at most 50 characters, cut at a word boundary."""
-    words = " ".join(text.split())
+    """A title from the first words of `text`: at most 50 characters, cut at a word boundary.
+
+    Control and bidirectional formatting characters are left out, as from every display name.
+    """
+    words = " ".join(_visible(text).split())
     if not words:
         return DEFAULT_SESSION_TITLE
     if len(words) <= _TITLE_MAX:
@@ -116,3 +150,29 @@ def fallback_title(text: str) -> str:
     cut = words[: _TITLE_MAX + 1]
     head = cut.rsplit(" ", 1)[0] if " " in cut else words[:_TITLE_MAX]
     return head[:_TITLE_MAX].rstrip(" ,.;:-")
+
+
+def merge_preferences(stored: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
+    """`stored` (camelCase JSON values) with `changes` applied key by key, within the bounds.
+
+    Raises:
+        InvalidInputError: the merged preferences would exceed 64 keys or 128 KiB (field `preferences`).
+    """
+    merged = dict(stored) | dict(changes)
+    try:
+        SessionPreferences.model_validate(merged)
+    except ValidationError as exc:
+        raise InvalidInputError(
+            f"The session's preferences would exceed {PREFERENCES_MAX_KEYS} keys or "
+            f"{PREFERENCES_MAX_BYTES} bytes.",
+            field="preferences",
+            detail={"maxKeys": PREFERENCES_MAX_KEYS, "maxBytes": PREFERENCES_MAX_BYTES},
+        ) from exc
+    return merged
+
+
+def _visible(text: str) -> str:
+    try:
+        return clean_display_name(text)
+    except ValueError:  # JUSTIFICATION: nothing visible in the text: the default title is used.
+        return ""

@@ -13,9 +13,16 @@ from pydantic import ValidationError
 from chat_core.clock import utc_now
 from chat_core.errors import ConflictError, InternalError, InvalidInputError
 from chat_core.ids import SessionId, UserId, message_id, validate_id
+from chat_core.limits import PREFERENCES_MAX_BYTES
 from chat_core.messages import Message, MessageDraft
 from chat_core.pagination import Page, validate_limit
-from chat_core.sessions import SessionMetadata, SessionPreferences, SessionStatus, SessionUpdate
+from chat_core.sessions import (
+    SessionMetadata,
+    SessionPreferences,
+    SessionStatus,
+    SessionUpdate,
+    merge_preferences,
+)
 from chat_storage.aws._errors import Rejected, call, conditional, transact
 from chat_storage.aws._items import (
     Item,
@@ -39,7 +46,7 @@ __all__ = ["DynamoMessageRepository", "DynamoSessionRepository"]
 _PREF = "pref."
 """Each preference is its own attribute (`pref.<camelCaseKey>`, JSON text) so writes merge key by key."""
 _MAX_PREFERENCES = 64
-_MAX_PREFERENCE_BYTES = 16_384
+_MAX_PREFERENCE_BYTES = PREFERENCES_MAX_BYTES
 UPDATE_ATTEMPTS = 20
 MAX_MESSAGE_BYTES = 350_000
 """DynamoDB items stop at 400 KB; leave room for keys and attribute names."""
@@ -81,7 +88,7 @@ def preference_attrs(preferences: Mapping[str, Any]) -> dict[str, str]:
     for name, value in values.items():
         if not name or len(name) > 128:
             raise InvalidInputError("Preference names must be 1 to 128 characters.", field="preferences")
-        text = json.dumps(value, separators=(",", ":"))
+        text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)  # UTF-8: 4 bytes an emoji, not 12
         if len(text) > _MAX_PREFERENCE_BYTES:
             raise InvalidInputError(f"The preference {name!r} is too large.", field="preferences")
         attrs[_PREF + name] = text
@@ -102,7 +109,8 @@ def session_item(session: SessionMetadata) -> Item:
     del attrs["preferences"]
     preferences = session.preferences.model_dump(mode="json", by_alias=True, exclude_unset=True)
     attrs |= {
-        f"{_PREF}{name}": json.dumps(value, separators=(",", ":")) for name, value in preferences.items()
+        f"{_PREF}{name}": json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+        for name, value in preferences.items()
     }
     attrs |= {
         "PK": _user_pk(session.user_id),
@@ -276,6 +284,10 @@ class DynamoSessionRepository:
                 raise ConflictError(
                     f"Session {session_id!r} is at version {current.version}, not {expected_version}."
                 )
+            stored = current.preferences.model_dump(mode="json", by_alias=True, exclude_unset=True)
+            merge_preferences(
+                stored, {name[len(_PREF) :]: json.loads(text) for name, text in preferences.items()}
+            )
             update = UpdateExpression()
             for name, value in (
                 ("title", changes.title),

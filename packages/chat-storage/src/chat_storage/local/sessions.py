@@ -13,7 +13,13 @@ from pydantic import ValidationError
 from chat_core.errors import ConflictError, InvalidInputError
 from chat_core.ids import SessionId, UserId, validate_id
 from chat_core.pagination import CursorCodec, Page, validate_limit
-from chat_core.sessions import SessionMetadata, SessionPreferences, SessionStatus, SessionUpdate
+from chat_core.sessions import (
+    SessionMetadata,
+    SessionPreferences,
+    SessionStatus,
+    SessionUpdate,
+    merge_preferences,
+)
 from chat_storage.local._db import Database, Transaction, from_db_time, to_db_time, utc_now
 
 __all__ = ["LocalSessionRepository"]
@@ -76,8 +82,7 @@ def preference_changes(preferences: dict[str, Any]) -> dict[str, Any]:
 
 
 def _merge_preferences(stored: str, changes: dict[str, Any]) -> dict[str, Any]:
-    merged: dict[str, Any] = json.loads(stored) | changes
-    return merged
+    return merge_preferences(json.loads(stored), changes)
 
 
 def _stamp_deletion(session: SessionMetadata) -> SessionMetadata:

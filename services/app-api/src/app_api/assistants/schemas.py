@@ -11,6 +11,7 @@ from app_api.assistants.service import AssistantView
 from app_api.schemas import ApiModel
 from chat_core.assistants import AssistantCreate, AssistantStatus, AssistantUpdate, Visibility
 from chat_core.fields import NOT_NULL, omittable
+from chat_core.limits import EMAIL_MAX_CHARS, DisplayName
 
 __all__ = [
     "AssistantCreateDraft",
@@ -32,7 +33,7 @@ _INDEX_ID_DOC = (
 class AssistantCreateDraft(ApiModel):
     """`CreateAssistantDraftRequest`: a name is optional."""
 
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+    name: DisplayName | None = None
 
 
 class AssistantCreateRequest(AssistantCreate):
@@ -114,7 +115,7 @@ class AssistantPage(ApiModel):
 class ShareRequest(ApiModel):
     """`ShareAssistantRequest` / `UnshareAssistantRequest`."""
 
-    emails: list[str] = Field(min_length=1, max_length=100)
+    emails: list[Annotated[str, Field(max_length=EMAIL_MAX_CHARS)]] = Field(min_length=1, max_length=100)
 
 
 class AssistantShares(ApiModel):
@@ -132,5 +133,6 @@ class TestChatRequest(ApiModel):
 
     __test__ = False  # not a pytest test class, despite its name
 
-    message: str = Field(min_length=1, pattern=r"\S")
+    message: str = Field(min_length=1, max_length=1_000_000, pattern=r"\S")
+    """Held to the shared message limit (`CHAT_MAX_MESSAGE_CHARS`) by the service."""
     session_id: str | None = Field(default=None, alias="session_id", max_length=256)

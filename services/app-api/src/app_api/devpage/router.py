@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from functools import cache
 from importlib.resources import files
+from typing import Annotated
 
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import HTMLResponse, Response
@@ -39,7 +40,7 @@ class DevSignIn(ApiModel):
     """Who to sign in as: any user id, with any roles (development only)."""
 
     user_id: str = Field(default="alice", pattern=r"^[A-Za-z0-9._@-]{1,64}$")
-    roles: list[str] = Field(default_factory=list, max_length=10)
+    roles: list[Annotated[str, Field(max_length=64)]] = Field(default_factory=list, max_length=10)
 
 
 class DevToken(ApiModel):

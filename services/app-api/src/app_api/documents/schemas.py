@@ -8,6 +8,7 @@ from pydantic import Field
 
 from app_api.schemas import ApiModel
 from chat_core.documents import Document, DocumentStatus
+from chat_core.limits import FileName
 
 __all__ = ["DocumentCreate", "DocumentDownloadRead", "DocumentPage", "DocumentRead", "DocumentUploadRead"]
 
@@ -15,7 +16,7 @@ __all__ = ["DocumentCreate", "DocumentDownloadRead", "DocumentPage", "DocumentRe
 class DocumentCreate(ApiModel):
     """`CreateDocumentRequest`."""
 
-    filename: str = Field(min_length=1, max_length=255)
+    filename: FileName
     content_type: str = Field(min_length=1, max_length=255)
     size_bytes: int = Field(gt=0)
 

@@ -8,6 +8,7 @@ from pydantic import Field
 
 from app_api.schemas import ApiModel
 from chat_core.files import FileStatus, FileUpload
+from chat_core.limits import FileName
 
 __all__ = ["FilePage", "FileRead", "PresignRead", "PresignRequest", "QuotaRead"]
 
@@ -16,7 +17,7 @@ class PresignRequest(ApiModel):
     """`PresignRequest`."""
 
     session_id: str = Field(min_length=1, max_length=128)
-    filename: str = Field(min_length=1, max_length=255)
+    filename: FileName
     mime_type: str = Field(min_length=1, max_length=255)
     size_bytes: int = Field(gt=0)
 

@@ -10,6 +10,16 @@ from pydantic import Field
 from app_api.schemas import ApiModel
 from chat_core.costs import CostBreakdown, TokenUsage
 from chat_core.fields import NOT_NULL, omittable
+from chat_core.limits import (
+    ENABLED_TOOLS_MAX,
+    ID_MAX_CHARS,
+    INSTRUCTIONS_MAX_CHARS,
+    PREFERENCES_MAX_KEYS,
+    SESSION_TAGS_MAX,
+    DisplayName,
+    ShortText,
+    Tag,
+)
 from chat_core.messages import (
     Attribution,
     Citation,
@@ -77,24 +87,30 @@ class SessionPage(ApiModel):
     next_token: str | None = None
 
 
+PreferenceKey = Annotated[str, Field(min_length=1, max_length=64)]
+
+
 class SessionUpdateRequest(ApiModel):
     """`UpdateSessionMetadataRequest`: every field optional, preference fields flattened.
 
     Preferences are merged field by field; `preferences` may carry further keys to merge.
     """
 
-    title: Annotated[str | None, NOT_NULL] = omittable(min_length=1, max_length=200)
+    title: Annotated[DisplayName | None, NOT_NULL] = omittable()
     status: Annotated[SessionStatus | None, NOT_NULL] = omittable()
     starred: Annotated[bool | None, NOT_NULL] = omittable()
-    tags: Annotated[list[str] | None, NOT_NULL] = omittable(max_length=50)
+    tags: Annotated[list[Tag] | None, NOT_NULL] = omittable(max_length=SESSION_TAGS_MAX)
     last_model: Annotated[str | None, NOT_NULL] = omittable(max_length=256)
     last_temperature: Annotated[float | None, NOT_NULL] = omittable(ge=0, le=2)
-    enabled_tools: Annotated[list[str] | None, NOT_NULL] = omittable(max_length=200)
+    enabled_tools: Annotated[list[ShortText] | None, NOT_NULL] = omittable(max_length=ENABLED_TOOLS_MAX)
     selected_prompt_id: Annotated[str | None, NOT_NULL] = omittable(max_length=256)
-    custom_prompt_text: Annotated[str | None, NOT_NULL] = omittable(max_length=20000)
+    custom_prompt_text: Annotated[str | None, NOT_NULL] = omittable(max_length=INSTRUCTIONS_MAX_CHARS)
     assistant_id: Annotated[str | None, NOT_NULL] = omittable(max_length=128)
     system_prompt_hash: Annotated[str | None, NOT_NULL] = omittable(max_length=128)
-    preferences: Annotated[dict[str, Any] | None, NOT_NULL] = omittable()
+    preferences: Annotated[dict[PreferenceKey, Any] | None, NOT_NULL] = omittable(
+        max_length=PREFERENCES_MAX_KEYS
+    )
+    """Further preference keys to merge: at most 64 in all, 192 KiB of JSON with the stored ones."""
 
     def to_update(self) -> SessionUpdate:
         """The domain's partial update."""
@@ -115,7 +131,7 @@ class SessionUpdateRequest(ApiModel):
 class BulkDeleteRequest(ApiModel):
     """`BulkDeleteSessionsRequest`."""
 
-    session_ids: list[str] = Field(min_length=1, max_length=20)
+    session_ids: list[Annotated[str, Field(max_length=ID_MAX_CHARS)]] = Field(min_length=1, max_length=20)
 
 
 class BulkDeleteItem(ApiModel):

@@ -6,9 +6,11 @@ checked by the service against the settings, and both fail as 422 with the error
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Annotated, Final
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from chat_core.limits import ID_MAX_CHARS, FileName, ShortText
 
 __all__ = ["FileContent", "InvocationRequest"]
 
@@ -23,7 +25,7 @@ class FileContent(BaseModel):
 
     model_config = ConfigDict(populate_by_name=True, extra="ignore")
 
-    filename: str = Field(min_length=1, max_length=255)
+    filename: FileName
     content_type: str = Field(min_length=1, max_length=255)
     data: str = Field(alias="bytes", min_length=1, max_length=_HARD_MAX_BASE64_CHARS)
     """The file's content, base64."""
@@ -43,9 +45,11 @@ class InvocationRequest(BaseModel):
     """Replaces the default system prompt (an assistant's instructions are still added)."""
     caching_enabled: bool | None = None
     """Prompt caching (Bedrock); the managed model's `supportsCaching` when omitted."""
-    enabled_tools: list[str] | None = Field(default=None, max_length=20)
+    enabled_tools: list[ShortText] | None = Field(default=None, max_length=20)
     files: list[FileContent] | None = Field(default=None, max_length=_HARD_MAX_FILES)
-    file_upload_ids: list[str] | None = Field(default=None, max_length=_HARD_MAX_FILES)
+    file_upload_ids: list[Annotated[str, Field(max_length=ID_MAX_CHARS)]] | None = Field(
+        default=None, max_length=_HARD_MAX_FILES
+    )
     provider: str | None = Field(default=None, max_length=64)
     """Accepted for compatibility and ignored: the managed model decides its provider."""
     max_tokens: int | None = Field(default=None, ge=1, le=1_000_000)
