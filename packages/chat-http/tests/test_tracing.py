@@ -161,7 +161,7 @@ def exporter() -> Iterator[InMemorySpanExporter]:
     memory = InMemorySpanExporter()
     install_tracer_provider(memory, service="chat-http-tests", version="0", batch=False)
     yield memory
-    memory.clear()
+    memory.shutdown()  # later tests in this process keep the provider, but nothing is kept for them
 
 
 def make_app(tmp_path: Path) -> FastAPI:

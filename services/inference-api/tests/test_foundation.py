@@ -43,7 +43,11 @@ def base_url(settings: Settings, serve: Callable[[FastAPI], AbstractContextManag
 def test_ping(base_url: str) -> None:
     response = httpx.get(f"{base_url}/ping")
     assert response.status_code == 200
-    assert response.json() == {"status": "healthy"}
+    assert response.json() == {
+        "status": "Healthy",
+        "time_of_last_update": response.json()["time_of_last_update"],
+    }
+    assert isinstance(response.json()["time_of_last_update"], int)
     assert response.headers["x-request-id"]
 
 

@@ -7,6 +7,11 @@ changes: the answer is still generated and stored completely. Shutdown waits for
 
 A failure inside the task is stored as a failed turn and ends the stream with `stream_error` and
 `done`; if nothing had been sent yet, the request fails as an ordinary HTTP error instead.
+
+Observers (`TurnObserver`) hear of every turn's start and end, whatever happened to the request: the
+services count turns for their metrics and keep the AgentCore Runtime's busy status with them. Each turn
+is one OpenTelemetry span (`chat.turn`, through the API only: a no-op unless the service configured
+tracing); the agent's, model's and storage's spans are its children.
 """
 
 from __future__ import annotations
@@ -14,12 +19,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol, cast
 from uuid import uuid4
 
+from opentelemetry import trace
 from strands import Agent, ModelRetryStrategy
 from strands.agent.conversation_manager import SlidingWindowConversationManager
 from strands.models import Model
@@ -51,12 +57,15 @@ __all__ = [
     "FinishedTurn",
     "PreparedTurn",
     "StorageTurnStore",
+    "TurnObserver",
+    "TurnOutcome",
     "TurnPolicy",
     "TurnRunner",
     "TurnStore",
 ]
 
 logger = logging.getLogger(__name__)
+_tracer = trace.get_tracer(__name__)
 
 _SERVER_SIDE = frozenset({ErrorCode.INTERNAL_ERROR, ErrorCode.SERVICE_UNAVAILABLE, ErrorCode.STREAM_ERROR})
 
@@ -153,6 +162,37 @@ class StorageTurnStore:
         return recorded.reply.id
 
 
+@dataclass(frozen=True, slots=True)
+class TurnOutcome:
+    """How a turn ended, for observers (metrics): never its text."""
+
+    turn: PreparedTurn
+    error_code: ErrorCode | None
+    """`None` when the turn was answered and kept; otherwise why it failed."""
+    usage: TokenUsage
+    cost: float
+    """US dollars, from the managed model's prices."""
+    first_token_seconds: float | None
+    """From the request's arrival to the model's first output (`None`: there was none)."""
+    duration_seconds: float
+    """From the request's arrival to the end of the answer (or the failure), before it was stored."""
+
+
+class TurnObserver(Protocol):
+    """Hears of every turn the runner starts, and of its end (exactly once, even if cancelled).
+
+    Called on the event loop; an observer must be quick and must not raise.
+    """
+
+    def turn_started(self, turn: PreparedTurn) -> None:
+        """A turn's task was just created."""
+        ...
+
+    def turn_ended(self, outcome: TurnOutcome) -> None:
+        """A turn's task ended, its answer kept or its failure recorded."""
+        ...
+
+
 class DiscardingTurnStore:
     """Keeps nothing: previews (an assistant's test chat) run a real turn without a session."""
 
@@ -214,6 +254,7 @@ class _TurnExecution:
         self._ended = False
         self._lingering: asyncio.Future[None] | None = None
         """Resolved to end the response's wait for more events early: the turn has ended."""
+        self._answered_at: float | None = None
 
     def _emit(self, name: str, data: dict[str, Any]) -> None:
         self.queue.put_nowait(_Event(name, data))
@@ -229,20 +270,46 @@ class _TurnExecution:
             self._lingering.set_result(None)
 
     async def run(self) -> None:
-        try:
-            await self._answer()
-        except asyncio.CancelledError:
-            await self._fail(UnavailableError("The service stopped before the answer was complete."))
-            raise
-        except Exception as exc:
-            error = as_chat_error(exc)
-            await self._fail(error)
-            if error is exc:
+        model = self._turn.managed_model
+        attributes = {"chat.model_id": model.model_id, "chat.provider": model.provider.value}
+        with _tracer.start_as_current_span("chat.turn", attributes=attributes) as span:
+            try:
+                await self._answer()
+            except asyncio.CancelledError:
+                await self._fail(UnavailableError("The service stopped before the answer was complete."))
                 raise
-            raise error from exc
-        finally:
-            self.queue.put_nowait(_Ended())
-            self._end()
+            except Exception as exc:
+                error = as_chat_error(exc)
+                span.set_attribute("chat.error_code", error.code.value)
+                await self._fail(error)
+                if error is exc:
+                    raise
+                raise error from exc
+            finally:
+                usage = self._translator.usage
+                span.set_attributes(
+                    {
+                        "gen_ai.usage.input_tokens": usage.input_tokens,
+                        "gen_ai.usage.output_tokens": usage.output_tokens,
+                    }
+                )
+                self.queue.put_nowait(_Ended())
+                self._end()
+
+    def outcome(self, error_code: ErrorCode | None) -> TurnOutcome:
+        """The turn's outcome now that its task has ended."""
+        turn = self._turn
+        usage = self._translator.usage
+        first_token = self._translator.first_token_at
+        ended = self._answered_at if self._answered_at is not None else time.perf_counter()
+        return TurnOutcome(
+            turn=turn,
+            error_code=error_code,
+            usage=usage,
+            cost=compute_cost(usage, turn.managed_model.pricing_snapshot()).total_cost,
+            first_token_seconds=None if first_token is None else max(0.0, first_token - turn.started),
+            duration_seconds=max(0.0, ended - turn.started),
+        )
 
     async def _answer(self) -> None:
         turn = self._turn
@@ -263,7 +330,7 @@ class _TurnExecution:
         async for event in agent.stream_async(cast("list[ContentBlockInput]", turn.prompt)):
             for name, data in self._translator.feed(event):
                 self._emit(name, data)
-        ended = time.perf_counter()
+        ended = self._answered_at = time.perf_counter()
         message_id, cost = await self._store(
             MessageStatus.COMPLETE, self._translator.reply_blocks(), ended=ended, error=None
         )
@@ -282,6 +349,8 @@ class _TurnExecution:
         self._emit("done", {})
 
     async def _fail(self, error: ChatError) -> None:
+        if self._answered_at is None:
+            self._answered_at = time.perf_counter()
         try:
             await self._store(
                 MessageStatus.FAILED,
@@ -384,9 +453,10 @@ class _TurnExecution:
 class TurnRunner:
     """Starts turns as tasks owned by the application, and waits for them at shutdown."""
 
-    def __init__(self, policy: TurnPolicy) -> None:
+    def __init__(self, policy: TurnPolicy, *, observers: Sequence[TurnObserver] = ()) -> None:
         self._policy = policy
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._observers = tuple(observers)
+        self._tasks: dict[asyncio.Task[None], _TurnExecution] = {}
 
     @property
     def running(self) -> int:
@@ -401,7 +471,9 @@ class TurnRunner:
         """
         execution = _TurnExecution(turn, store, self._policy)
         task = asyncio.create_task(execution.run(), name=f"turn:{turn.session_id}")
-        self._tasks.add(task)
+        self._tasks[task] = execution
+        for observer in self._observers:
+            observer.turn_started(turn)
         task.add_done_callback(self._finished)
         first = await execution.queue.get()
         match first:
@@ -412,19 +484,24 @@ class TurnRunner:
         return execution.frames(first)
 
     def _finished(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
+        execution = self._tasks.pop(task)
+        error_code: ErrorCode | None = None
         if task.cancelled():
             logger.warning("turn cancelled before it finished", extra={"task": task.get_name()})
-            return
-        failure = task.exception()
-        if failure is not None:
+            error_code = ErrorCode.SERVICE_UNAVAILABLE  # stored as "the service stopped" (or never started)
+        elif (failure := task.exception()) is not None:
             server_side = not isinstance(failure, ChatError) or failure.code in _SERVER_SIDE
+            error_code = failure.code if isinstance(failure, ChatError) else ErrorCode.INTERNAL_ERROR
             logger.log(
                 logging.ERROR if server_side else logging.WARNING,
                 "turn failed: %s",
                 failure.code.value if isinstance(failure, ChatError) else type(failure).__name__,
                 exc_info=failure,
             )
+        if self._observers:
+            outcome = execution.outcome(error_code)
+            for observer in self._observers:
+                observer.turn_ended(outcome)
 
     async def drain(self, grace_seconds: float) -> None:
         """Let running turns finish (and be stored) for up to `grace_seconds`, then cancel the rest."""

@@ -79,11 +79,8 @@ class EdgeMetrics:
             buckets=_REQUEST_BUCKETS,
             registry=registry,
         )
-        self.requests_in_progress = Gauge(
-            "chat_http_requests_in_progress",
-            "Requests being served now (streams included).",
-            registry=registry,
-        )
+        self._request_series: dict[tuple[str, str, int], Histogram] = {}
+        """The labelled series already used, by (route, method, status): a bounded set."""
 
         # Storage (recorded by the storage proxy of chat_http.telemetry)
         self.storage_duration = Histogram(
@@ -182,10 +179,13 @@ class EdgeMetrics:
 
     def observe_request(self, scope: Scope, status: int, seconds: float) -> None:
         """Record one served request under its route template (never its raw path)."""
-        route = scope.get("route")
-        template = getattr(route, "path", None) if route is not None else None
+        template = getattr(scope.get("route"), "path", None) or UNMATCHED_ROUTE
         method = scope["method"] if scope["method"] in _METHODS else "OTHER"
-        self.request_duration.labels(template or UNMATCHED_ROUTE, method, str(status)).observe(seconds)
+        key = (template, method, status)
+        series = self._request_series.get(key)
+        if series is None:  # resolving labels takes a lock and validation: once per series
+            series = self._request_series[key] = self.request_duration.labels(template, method, str(status))
+        series.observe(seconds)
 
     def quota_blocked(self, reason: QuotaBlockReason) -> None:
         """Count a turn refused by the spend quota."""

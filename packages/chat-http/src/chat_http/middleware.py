@@ -72,8 +72,6 @@ class RequestContextMiddleware:
         extra: dict[str, Any] = {}
         if self._tracing:
             trace.get_current_span().set_attribute(REQUEST_ID_ATTRIBUTE, request_id)
-        if self._metrics is not None:
-            self._metrics.requests_in_progress.inc()
 
         async def send_with_id(message: Message) -> None:
             nonlocal status, response_started
@@ -114,7 +112,6 @@ class RequestContextMiddleware:
                 },
             )
             if self._metrics is not None:
-                self._metrics.requests_in_progress.dec()
                 self._metrics.observe_request(scope, status, elapsed)
             request_id_var.reset(token)
 

@@ -10,20 +10,27 @@ user). The names are those of the bedrock-agentcore SDK (`bedrock_agentcore/runt
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Annotated, Final
+from enum import StrEnum
+from typing import TYPE_CHECKING, Annotated, Final
 
 from fastapi import Depends
 
 from chat_core.errors import InvalidInputError
 
+if TYPE_CHECKING:
+    from chat_agent.turns import PreparedTurn, TurnOutcome
+
 __all__ = [
     "CUSTOM_HEADER_PREFIX",
     "RUNTIME_SESSION_HEADER",
+    "PingStatus",
     "RuntimeContext",
     "RuntimeContextDep",
+    "RuntimeStatus",
     "current_runtime_context",
     "read_runtime_headers",
     "runtime_context_var",
@@ -79,3 +86,49 @@ async def current_runtime_context() -> RuntimeContext:
 
 
 RuntimeContextDep = Annotated[RuntimeContext, Depends(current_runtime_context)]
+
+
+class PingStatus(StrEnum):
+    """The health states of `GET /ping`, spelt as the runtime and its SDK spell them.
+
+    bedrock-agentcore's `bedrock_agentcore/runtime/models.py` (`PingStatus`); a test compares the two.
+    """
+
+    HEALTHY = "Healthy"
+    """Idle: the runtime may end the session once its idle timeout has passed."""
+    HEALTHY_BUSY = "HealthyBusy"
+    """Work is under way: the runtime keeps the session (and its microVM) alive."""
+
+
+class RuntimeStatus:
+    """`HealthyBusy` while turns run (a `chat_agent.turns.TurnObserver`), and since when.
+
+    A turn counts until its task ends, so one that goes on after its client disconnected still keeps
+    the runtime from reclaiming the container before the answer is stored.
+    """
+
+    def __init__(self) -> None:
+        self._running = 0
+        self._changed_at = time.time()
+
+    def turn_started(self, turn: PreparedTurn) -> None:
+        """One more turn running (busy from the first)."""
+        self._running += 1
+        if self._running == 1:
+            self._changed_at = time.time()
+
+    def turn_ended(self, outcome: TurnOutcome) -> None:
+        """One turn fewer (idle after the last)."""
+        self._running -= 1
+        if self._running == 0:
+            self._changed_at = time.time()
+
+    @property
+    def status(self) -> PingStatus:
+        """What `/ping` answers now."""
+        return PingStatus.HEALTHY_BUSY if self._running else PingStatus.HEALTHY
+
+    @property
+    def changed_at(self) -> int:
+        """When the status last changed, in Unix seconds."""
+        return int(self._changed_at)

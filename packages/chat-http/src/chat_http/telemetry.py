@@ -27,9 +27,10 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
     from opentelemetry.trace import Tracer
 
+    from chat_agent.turns import PreparedTurn, TurnOutcome
     from chat_http.metrics import EdgeMetrics
 
-__all__ = ["Telemetry", "instrument_storage", "telemetry_of"]
+__all__ = ["Telemetry", "TurnMetrics", "instrument_storage", "telemetry_of"]
 
 _STATE_KEY: Final = "telemetry"
 
@@ -155,3 +156,39 @@ def instrument_storage(storage: Storage, telemetry: Telemetry) -> Storage:
             }
             replaced[field.name] = _InstrumentedRepository(value, methods)
     return dataclasses.replace(storage, **replaced)
+
+
+class TurnMetrics:
+    """Counts chat turns into the metrics (a `chat_agent.turns.TurnObserver`), by managed model."""
+
+    def __init__(self, metrics: EdgeMetrics) -> None:
+        self._metrics = metrics
+
+    def turn_started(self, turn: PreparedTurn) -> None:
+        """One more turn running."""
+        self._metrics.turns_started.labels(turn.managed_model.model_id).inc()
+        self._metrics.turns_running.inc()
+
+    def turn_ended(self, outcome: TurnOutcome) -> None:
+        """Its result, latencies, tokens and cost."""
+        metrics = self._metrics
+        model = outcome.turn.managed_model.model_id
+        metrics.turns_running.dec()
+        if outcome.error_code is None:
+            metrics.turns_completed.labels(model).inc()
+        else:
+            metrics.turns_failed.labels(model, outcome.error_code.value).inc()
+        if outcome.first_token_seconds is not None:
+            metrics.turn_first_token.labels(model).observe(outcome.first_token_seconds)
+        metrics.turn_duration.labels(model).observe(outcome.duration_seconds)
+        usage = outcome.usage
+        for kind, tokens in (
+            ("input", usage.input_tokens),
+            ("output", usage.output_tokens),
+            ("cache_read", usage.cache_read_input_tokens),
+            ("cache_write", usage.cache_write_input_tokens),
+        ):
+            if tokens:
+                metrics.turn_tokens.labels(model, kind).inc(tokens)
+        if outcome.cost > 0:
+            metrics.turn_cost.labels(model).inc(outcome.cost)

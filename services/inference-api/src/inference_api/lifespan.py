@@ -10,10 +10,11 @@ from fastapi import FastAPI
 from chat_agent.models.base import ModelFactory
 from chat_agent.models.providers import ProviderModels
 from chat_agent.tools.registry import ToolRegistry
-from chat_agent.turns import TurnPolicy, TurnRunner
+from chat_agent.turns import TurnObserver, TurnPolicy, TurnRunner
 from chat_http.permissions import RoleCatalogueCache
+from chat_http.runtime import RuntimeStatus
 from chat_http.state import ServiceState, lifespan_state, open_edge_resources
-from chat_http.telemetry import telemetry_of
+from chat_http.telemetry import TurnMetrics, telemetry_of
 from inference_api.chat.service import ChatServices
 from inference_api.config import Settings
 from inference_api.state import AppState
@@ -42,6 +43,10 @@ def lifespan_for(
                 models = providers
             else:
                 models = model_factory
+            runtime_status = RuntimeStatus()
+            observers: list[TurnObserver] = [runtime_status]
+            if telemetry.metrics is not None:
+                observers.append(TurnMetrics(telemetry.metrics))
             turns = TurnRunner(
                 TurnPolicy(
                     max_attempts=settings.model_max_attempts,
@@ -49,6 +54,7 @@ def lifespan_for(
                     window_messages=max(40, 2 * settings.history_messages),
                     flush_seconds=settings.sse_flush_ms / 1000,
                 ),
+                observers=observers,
             )
             # Last in, first out: running turns finish and are stored before storage closes.
             stack.push_async_callback(turns.drain, settings.shutdown_grace_seconds)
@@ -68,6 +74,7 @@ def lifespan_for(
                     knowledge=edge.knowledge,
                     role_cache=RoleCatalogueCache(ttl=settings.roles_cache_seconds),
                     chat=chat,
+                    runtime_status=runtime_status,
                     telemetry=telemetry,
                 )
             )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from chat_http.runtime import RuntimeStatus
 from chat_http.state import ServiceState
 from inference_api.chat.service import ChatServices
 from inference_api.config import Settings
@@ -17,3 +18,5 @@ class AppState(ServiceState):
 
     settings: Settings
     chat: ChatServices
+    runtime_status: RuntimeStatus
+    """What `/ping` answers (busy while turns run)."""
