@@ -81,8 +81,8 @@ class TestTurnMetrics:
         invocations = {"route": "/invocations", "method": "POST"}
         assert metric(text, "chat_http_request_duration_seconds_count", status="200", **invocations) == 1
         assert metric(text, "chat_http_request_duration_seconds_count", status="500", **invocations) == 1
-        append = {"backend": "sqlite", "repository": "messages", "operation": "append"}
-        assert metric(text, "chat_storage_operation_duration_seconds_count", **append) == 2
+        record = {"backend": "sqlite", "repository": "turns", "operation": "record"}
+        assert metric(text, "chat_storage_operation_duration_seconds_count", **record) == 2
         assert "alice" not in text
         assert "s-metrics" not in text
 
@@ -162,7 +162,7 @@ class TestTurnTrace:
         assert "chat.turn" in ancestors(model_spans[0], by_id)
         assert any(name.startswith("invoke_agent") for name in ancestors(model_spans[0], by_id))
         assert (model_spans[0].attributes or {})["gen_ai.usage.output_tokens"] == 5
-        (write,) = [span for span in trace_spans if span.name == "storage messages.append"]
+        (write,) = [span for span in trace_spans if span.name == "storage turns.record"]
         assert ancestors(write, by_id)[:1] == ["chat.turn"]
         reads = [span for span in trace_spans if span.name == "storage sessions.get"]
         assert reads

@@ -15,8 +15,10 @@ import pytest_asyncio
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from inference_testing import managed_model, post_turn, serve_app, storage_for, validate_events
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from chat_core.managed_models import ModelProvider
+from chat_http.tracing import install_tracer_provider
 from inference_api.config import Settings
 from inference_api.main import create_app
 
@@ -147,3 +149,40 @@ async def test_throttling_is_retried_then_reported_as_429(bedrock_service: Runni
     assert turn.error is not None
     assert turn.error["code"] == "rate_limit_exceeded"
     assert len(bedrock_service.fake.requests) == 2, "two attempts (CHAT_MODEL_MAX_ATTEMPTS=2), no backoff"
+
+
+@pytest.fixture(scope="module")
+def exporter() -> Iterator[InMemorySpanExporter]:
+    """The process's tracer provider (one per process) exporting to memory through the redactor."""
+    memory = InMemorySpanExporter()
+    install_tracer_provider(memory, service="inference-api", version="test", batch=False)
+    yield memory
+    memory.shutdown()  # later tests in this process keep the provider, but nothing is kept for them
+
+
+@pytest.mark.asyncio
+async def test_the_bedrock_call_is_a_botocore_span_under_the_turn_without_content(
+    exporter: InMemorySpanExporter, bedrock_service: Running, auth: Headers
+) -> None:
+    exporter.clear()
+    async with httpx.AsyncClient(base_url=bedrock_service.url, timeout=30) as client:
+        turn = await post_turn(
+            client, auth("alice"), session_id="s-3", message="Where is walrus-secret-19?", model_id=MODEL_ID
+        )
+    assert turn.text() == "Hello from Bedrock."
+    spans = {span.context.span_id: span for span in exporter.get_finished_spans() if span.context}
+    (call,) = [
+        span for span in spans.values() if (span.attributes or {}).get("rpc.method") == "ConverseStream"
+    ]
+    chain = []
+    parent = call.parent
+    while parent is not None and parent.span_id in spans:
+        chain.append(spans[parent.span_id].name)
+        parent = spans[parent.span_id].parent
+    assert chain.index("chat.turn") < chain.index("POST /invocations")
+    exported = json.dumps(
+        [[dict(s.attributes or {}), [dict(e.attributes or {}) for e in s.events]] for s in spans.values()],
+        default=str,
+    )
+    assert "walrus" not in exported
+    assert "Hello from" not in exported
