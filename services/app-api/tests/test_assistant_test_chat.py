@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from strands.models import Model
 
 Api = Callable[..., Any]
@@ -116,6 +117,25 @@ class TestTestChat:
         send_test_message(alice, assistant_id, "How long does the battery take to charge?")
         assert alice.get("/sessions").json()["sessions"] == []
         assert alice.get("/costs/summary").json()["totalRequests"] == 0
+
+    def test_counted_in_the_turn_metrics(self, api: Api) -> None:
+        ensure_offline_model(api)
+        alice = api()
+        assistant_id = assistant_with_document(alice)
+
+        def completed() -> float:
+            text = alice.get("/metrics").text
+            return sum(
+                sample.value
+                for family in text_string_to_metric_families(text)
+                for sample in family.samples
+                if sample.name == "chat_turns_completed_total"
+                and sample.labels["model"] == "offline-extractive"
+            )
+
+        before = completed()
+        send_test_message(alice, assistant_id, "How long does the battery take to charge?")
+        assert completed() == before + 1
 
     def test_without_a_complete_document_it_is_400(self, api: Api, check_error: CheckError) -> None:
         ensure_offline_model(api)

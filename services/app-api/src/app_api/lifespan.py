@@ -65,7 +65,7 @@ def lifespan_for(
             reconciling = asyncio.create_task(reconciler.run(), name="document reconciler")
             stack.push_async_callback(_cancel, reconciling)
             title_model = await stack.enter_async_context(open_title_model(settings))
-            previews = PreviewChats(settings, model_factory=model_factory)
+            previews = PreviewChats(settings, model_factory=model_factory, metrics=telemetry.metrics)
             stack.push_async_callback(previews.aclose)
             sign_in_http = await stack.enter_async_context(
                 httpx.AsyncClient(timeout=settings.oidc_timeout, follow_redirects=False)

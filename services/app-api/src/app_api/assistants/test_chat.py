@@ -33,6 +33,7 @@ from chat_storage import Storage
 if TYPE_CHECKING:
     from chat_agent.models.base import ModelFactory
     from chat_agent.turns import TurnRunner
+    from chat_http.metrics import EdgeMetrics
     from chat_rag import SearchHit
 
 __all__ = ["DEBUG_TEXT_LIMIT", "PreviewChats", "start_test_chat"]
@@ -51,12 +52,20 @@ class _Machinery:
 class PreviewChats:
     """The turn machinery of test chats: loaded on first use, drained and closed at shutdown.
 
-    `model_factory` replaces the provider models (tests script a model with it).
+    `model_factory` replaces the provider models (tests script a model with it); with `metrics`, test
+    chats count as turns (`chat_turns_*`).
     """
 
-    def __init__(self, settings: Settings, *, model_factory: ModelFactory | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        model_factory: ModelFactory | None = None,
+        metrics: EdgeMetrics | None = None,
+    ) -> None:
         self._settings = settings
         self._model_factory = model_factory
+        self._metrics = metrics
         self._machinery: _Machinery | None = None
         self._providers: Any = None
         self._lock = asyncio.Lock()
@@ -72,6 +81,7 @@ class PreviewChats:
     def _open(self) -> _Machinery:
         from chat_agent.models.providers import ProviderModels
         from chat_agent.turns import TurnPolicy, TurnRunner
+        from chat_http.telemetry import TurnMetrics
 
         settings = self._settings
         models = self._model_factory
@@ -84,7 +94,8 @@ class PreviewChats:
                 initial_delay=settings.model_retry_delay,
                 window_messages=40,
                 flush_seconds=settings.sse_flush_ms / 1000,
-            )
+            ),
+            observers=[TurnMetrics(self._metrics)] if self._metrics is not None else (),
         )
         return _Machinery(models, runner)
 
