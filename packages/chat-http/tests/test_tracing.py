@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import subprocess
 import sys
 import textwrap
@@ -265,3 +266,11 @@ def _everything(span: ReadableSpan) -> str:
         [dict(span.attributes or {}), [(event.name, dict(event.attributes or {})) for event in span.events]],
         default=str,
     )
+
+
+def test_span_ids_leave_the_random_module_alone(exporter: InMemorySpanExporter) -> None:
+    """Ids come from a generator of their own: seeding `random` elsewhere cannot make them repeat."""
+    state = random.getstate()
+    with trace.get_tracer("test").start_as_current_span("ids") as span:
+        assert span.get_span_context().span_id != 0
+    assert random.getstate() == state

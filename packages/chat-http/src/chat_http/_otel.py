@@ -8,6 +8,8 @@ token counts, routes and ids, never what people wrote or what a model answered.
 from __future__ import annotations
 
 import logging
+import os
+import random
 import weakref
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
@@ -24,6 +26,7 @@ from opentelemetry.sdk.trace.export import (
     SpanExporter,
     SpanExportResult,
 )
+from opentelemetry.sdk.trace.id_generator import IdGenerator
 from opentelemetry.trace import Status
 
 from chat_core.logs import request_id_var
@@ -125,6 +128,33 @@ class RequestIdSpanProcessor(SpanProcessor):
             span.set_attribute(REQUEST_ID_ATTRIBUTE, request_id)
 
 
+class OwnRandomIdGenerator(IdGenerator):
+    """Trace and span ids from a generator of their own, seeded from the operating system.
+
+    OpenTelemetry's default draws from the `random` module's shared state: code that seeds it (a script's
+    `random.seed(7)`) would make ids repeat across processes, and every span would move a state that
+    other code (property-based tests, for one) expects only itself to move.
+    """
+
+    def __init__(self) -> None:
+        self._random = random.Random()  # noqa: S311  # ids, not secrets
+        os.register_at_fork(after_in_child=self._random.seed)
+
+    def generate_span_id(self) -> int:
+        """A random non-zero 64-bit id."""
+        span_id = 0
+        while span_id == trace.INVALID_SPAN_ID:
+            span_id = self._random.getrandbits(64)
+        return span_id
+
+    def generate_trace_id(self) -> int:
+        """A random non-zero 128-bit id."""
+        trace_id = 0
+        while trace_id == trace.INVALID_TRACE_ID:
+            trace_id = self._random.getrandbits(128)
+        return trace_id
+
+
 _INSTALLED: Final[weakref.WeakSet[trace.TracerProvider]] = weakref.WeakSet()
 
 
@@ -141,7 +171,8 @@ def install(exporter: SpanExporter, *, service: str, version: str, batch: bool) 
         provider = TracerProvider(
             resource=Resource.create(
                 {"service.name": service, "service.version": version} | dict(detected.attributes)
-            )
+            ),
+            id_generator=OwnRandomIdGenerator(),
         )
         trace.set_tracer_provider(provider)
     if not installed_here(provider):

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import struct
+import time
 import zlib
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
@@ -170,6 +172,10 @@ async def test_the_bedrock_call_is_a_botocore_span_under_the_turn_without_conten
             client, auth("alice"), session_id="s-3", message="Where is walrus-secret-19?", model_id=MODEL_ID
         )
     assert turn.text() == "Hello from Bedrock."
+    deadline = time.monotonic() + 10  # the server ends the request's span just after the last bytes
+    while not any(span.name == "POST /invocations" for span in exporter.get_finished_spans()):
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.02)
     spans = {span.context.span_id: span for span in exporter.get_finished_spans() if span.context}
     (call,) = [
         span for span in spans.values() if (span.attributes or {}).get("rpc.method") == "ConverseStream"
