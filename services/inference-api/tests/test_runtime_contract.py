@@ -236,7 +236,7 @@ class TestReady:
                 update={
                     "storage": "aws",
                     "aws_endpoint_url": f"http://127.0.0.1:{silent.getsockname()[1]}",
-                    "ready_timeout_seconds": 0.5,
+                    "health_timeout": 0.5,
                 }
             )
             with serve_app(create_app(hung)) as url:

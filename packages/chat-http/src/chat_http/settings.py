@@ -84,6 +84,9 @@ class EdgeSettings(BaseSettings):
     """Attempts per DynamoDB or S3 call (first try included), so an outage answers 503 within seconds."""
     aws_deadline: float = Field(default=4.0, gt=0, le=300)
     """Seconds one DynamoDB or S3 call may take in all, retries included (a hung endpoint: 503 by then)."""
+    health_timeout: float = Field(default=2.0, gt=0, le=60)
+    """Seconds a health or readiness probe waits for storage before answering 503 (its own, shorter
+    deadline): app-api's `/health`, inference-api's `/ready`."""
     resource_prefix: str = "chat"
     auth_mode: Literal["dev", "oidc"] | None = None
     """`dev` (HS256) or `oidc`; unset means `dev` in development and `oidc` in production."""

@@ -23,8 +23,6 @@ class Settings(EdgeSettings):
     """Documents ingested at once by this process; the others wait their turn."""
     ingest_reconcile_seconds: float = Field(default=2.0, gt=0, le=600)
     """How often the background reconciler looks for uploads that arrived unannounced (S3)."""
-    health_timeout: float = Field(default=2.0, gt=0, le=60)
-    """Seconds `/health` waits for storage before answering 503 (its own, shorter deadline)."""
     health_min_free_bytes: int = Field(default=64 * 1024 * 1024, ge=0)
     """`/health` answers 503 when the data directory's disk has less free space than this."""
 

@@ -27,10 +27,6 @@ class Settings(EdgeSettings):
     shutdown_grace_seconds: float = Field(default=30.0, ge=0)
     """How long shutdown waits for running turns to finish and be stored."""
 
-    # Probes
-    ready_timeout_seconds: float = Field(default=2.0, gt=0, le=30)
-    """Deadline of `GET /ready`'s storage round trip."""
-
     @field_validator("tool_roles")
     @classmethod
     def _known_tools(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:

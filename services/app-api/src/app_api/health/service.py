@@ -1,32 +1,19 @@
 """Health: storage answers within a short deadline of its own, and the data directory has room to write.
 
 A load balancer polls this: it must answer quickly whatever storage does, and say "unhealthy" while
-writes would fail for want of disk space, not only when storage is unreachable.
+writes would fail for want of disk space, not only when storage is unreachable. The storage round trip
+is the edge's (`chat_http.health.check_storage`), shared with inference-api's readiness probe.
 """
 
 from __future__ import annotations
 
-import asyncio
 import shutil
 from pathlib import Path
 
 from chat_core.errors import UnavailableError
-from chat_storage import Storage
+from chat_http.health import check_storage
 
 __all__ = ["check_data_dir", "check_storage"]
-
-
-async def check_storage(storage: Storage, *, within: float) -> None:
-    """One round trip to storage within `within` seconds.
-
-    Raises:
-        UnavailableError: storage failed, or did not answer in time (503).
-    """
-    try:
-        async with asyncio.timeout(within):
-            await storage.ping()
-    except TimeoutError as exc:
-        raise UnavailableError(f"Storage did not answer within {within:g} s.") from exc
 
 
 def check_data_dir(data_dir: Path, *, min_free_bytes: int) -> None:

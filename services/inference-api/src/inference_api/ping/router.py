@@ -2,19 +2,18 @@
 
 `/ping` never touches storage or a model: the runtime polls it, and a storage hiccup must not make it
 reclaim a container that is serving. `/ready` is for load balancers and orchestrators outside the
-runtime: a storage round trip within `CHAT_READY_TIMEOUT_SECONDS`.
+runtime: a storage round trip within `CHAT_HEALTH_TIMEOUT`, as app-api's `/health`.
 """
 
 from __future__ import annotations
 
-import asyncio
 from typing import Literal
 
 from fastapi import APIRouter
 from pydantic import BaseModel
 
-from chat_core.errors import UnavailableError
 from chat_http.errors import error_responses
+from chat_http.health import check_storage
 from chat_http.runtime import PingStatus
 from inference_api.dependencies import StateDep
 
@@ -49,11 +48,6 @@ class ReadyRead(BaseModel):
 
 @router.get("/ready", response_model=ReadyRead, summary="Readiness probe", responses=error_responses(503))
 async def read_ready(state: StateDep) -> ReadyRead:
-    """Public. 503 with the error body when storage fails or does not answer within the deadline."""
-    timeout = state.settings.ready_timeout_seconds
-    try:
-        async with asyncio.timeout(timeout):
-            await state.storage.ping()
-    except TimeoutError as exc:
-        raise UnavailableError(f"Storage did not answer within {timeout:g} s.", retry_after=5) from exc
+    """Public. 503 with the error body when storage fails or does not answer within `CHAT_HEALTH_TIMEOUT`."""
+    await check_storage(state.storage, within=state.settings.health_timeout)
     return ReadyRead(storage=state.storage.backend)
