@@ -34,7 +34,15 @@ def user(*roles: str) -> User:
     return User(user_id=UserId("u1"), email="u1@example.com", roles=list(roles))
 
 
+@pytest.mark.filterwarnings("ignore:.*deprecated:DeprecationWarning")
 class TestCanUseModel:
+    @pytest.mark.filterwarnings("error")
+    def test_is_deprecated(self) -> None:
+        with pytest.warns(DeprecationWarning, match="managed_model_allowed"):
+            can_use_model(make_model(), user("staff"))
+        with pytest.warns(DeprecationWarning, match="managed_model_allowed"):
+            usable_models([make_model()], user("staff"))
+
     def test_role_in_allowed_roles(self) -> None:
         assert can_use_model(make_model(), user("staff"))
 

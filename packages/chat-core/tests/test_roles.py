@@ -8,16 +8,22 @@ from pydantic import ValidationError
 from chat_core.errors import PermissionDeniedError
 from chat_core.identity import User
 from chat_core.ids import UserId
+from chat_core.managed_models import ManagedModel
 from chat_core.roles import (
+    PUBLIC_GRANT,
     AppRole,
     AppRoleCreate,
     AppRoleUpdate,
     UserPermissions,
     effective_permissions,
+    granted_by,
+    managed_model_allowed,
     model_allowed,
     resolve_permissions,
     select_tools,
+    tool_allowed,
 )
+from chat_core.tools import ToolDefinition, ToolStatus, offered_tools
 
 
 def role(role_id: str, **fields: object) -> AppRole:
@@ -169,25 +175,75 @@ class TestModels:
         assert allowed(resolve_permissions(user("Faculty"), CATALOGUE), "m-x", available_to_roles=["Faculty"])
 
 
+def tool(tool_id: str, **fields: object) -> ToolDefinition:
+    return ToolDefinition.model_validate({"tool_id": tool_id, "display_name": tool_id, **fields})
+
+
+OFFERED = {
+    "calculator": tool("calculator"),
+    "current_time": tool("current_time"),
+    "clock": tool("clock", is_public=True),
+    "retired": tool("retired", is_public=True, status=ToolStatus.DEPRECATED),
+}
+
+
 class TestTools:
     def test_requested_and_granted(self) -> None:
         found = resolve_permissions(user("Staff"), CATALOGUE)
-        assert select_tools(found, ["calculator", "calculator"]) == ["calculator"]
-        assert select_tools(found, None) == []
+        assert select_tools(found, ["calculator", "calculator"], OFFERED) == ["calculator"]
+        assert select_tools(found, None, OFFERED) == []
 
     def test_ungranted_tool_is_refused_not_dropped(self) -> None:
         found = resolve_permissions(user("Staff"), CATALOGUE)
         with pytest.raises(PermissionDeniedError) as raised:
-            select_tools(found, ["calculator", "current_time"])
+            select_tools(found, ["calculator", "current_time"], OFFERED)
         assert raised.value.field == "enabled_tools"
         assert raised.value.detail == {"denied": ["current_time"]}
 
     def test_public_tools_need_no_grant(self) -> None:
         found = resolve_permissions(user("Nobody"), CATALOGUE)
-        assert select_tools(found, ["current_time"], public=["current_time"]) == ["current_time"]
+        assert select_tools(found, ["clock"], OFFERED) == ["clock"]
+        assert granted_by(found, OFFERED["clock"]) == [PUBLIC_GRANT]
 
-    def test_wildcard_grants_every_tool(self) -> None:
-        assert select_tools(resolve_permissions(user("Admin"), CATALOGUE), ["x", "y"]) == ["x", "y"]
+    def test_wildcard_grants_every_offered_tool(self) -> None:
+        admin = resolve_permissions(user("Admin"), CATALOGUE)
+        assert select_tools(admin, ["calculator", "current_time"], OFFERED) == ["calculator", "current_time"]
+        assert granted_by(admin, OFFERED["calculator"]) == ["admins"]
+
+    def test_a_tool_the_catalogue_does_not_offer_is_refused_even_with_wildcard(self) -> None:
+        admin = resolve_permissions(user("Admin"), CATALOGUE)
+        with pytest.raises(PermissionDeniedError):
+            select_tools(admin, ["shell"], OFFERED)
+
+    def test_an_inactive_tool_is_refused_even_when_public_or_granted(self) -> None:
+        admin = resolve_permissions(user("Admin"), CATALOGUE)
+        assert not tool_allowed(admin, OFFERED["retired"])
+        assert granted_by(admin, OFFERED["retired"]) == []
+        with pytest.raises(PermissionDeniedError):
+            select_tools(admin, ["retired"], OFFERED)
+
+    def test_granted_by_lists_public_and_the_roles(self) -> None:
+        found = resolve_permissions(user("Admin", "Staff"), CATALOGUE)
+        assert granted_by(found, OFFERED["clock"]) == [PUBLIC_GRANT, "admins", "staff"]
+        assert granted_by(resolve_permissions(user("Nobody"), CATALOGUE), OFFERED["calculator"]) == []
+
+    def test_offered_tools_are_the_runnable_entries(self) -> None:
+        entries = [*OFFERED.values(), tool("unknown_tool")]
+        assert sorted(offered_tools(entries, {"calculator", "clock", "gone"})) == ["calculator", "clock"]
+
+
+class TestManagedModelRule:
+    def test_stored_model_goes_through_the_same_rule(self) -> None:
+        model = ManagedModel.model_validate(
+            {"model_id": "m-staff", "model_name": "M", "provider": "bedrock", "provider_name": "B",
+             "input_modalities": ["text"], "output_modalities": ["text"], "max_input_tokens": 1,
+             "max_output_tokens": 1, "allowed_app_roles": [], "input_price_per_million_tokens": 0,
+             "output_price_per_million_tokens": 0}
+        )  # fmt: skip
+        assert managed_model_allowed(resolve_permissions(user("Staff"), CATALOGUE), model)
+        assert not managed_model_allowed(resolve_permissions(user("Nobody"), CATALOGUE), model)
+        disabled = model.model_copy(update={"enabled": False})
+        assert not managed_model_allowed(resolve_permissions(user("Staff"), CATALOGUE), disabled)
 
 
 class TestShapes:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable
 from datetime import date, datetime
 from enum import StrEnum
@@ -127,7 +128,16 @@ class ManagedModelUpdate(CamelModel):
 
 
 def can_use_model(model: ManagedModel, user: User) -> bool:
-    """A user may use an enabled model granted to everyone (`*`) or to one of their roles."""
+    """A user may use an enabled model granted to everyone (`*`) or to one of their JWT roles.
+
+    Deprecated since 1.1.0 (warns; removed in 2.0.0): it reads JWT roles only. Model access is decided
+    by AppRoles, `chat_core.roles.managed_model_allowed`, which also honours these JWT-role grants.
+    """
+    warnings.warn(
+        "can_use_model is deprecated; use chat_core.roles.managed_model_allowed",
+        DeprecationWarning,
+        stacklevel=2,
+    )
     if not model.enabled:
         return False
     granted = set(model.allowed_app_roles) | set(model.available_to_roles)
@@ -135,5 +145,13 @@ def can_use_model(model: ManagedModel, user: User) -> bool:
 
 
 def usable_models(models: Iterable[ManagedModel], user: User) -> list[ManagedModel]:
-    """The models `user` may use, in the order given."""
-    return [model for model in models if can_use_model(model, user)]
+    """The models `user` may use, in the order given (deprecated with `can_use_model`)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        usable = [model for model in models if can_use_model(model, user)]
+    warnings.warn(
+        "usable_models is deprecated; use chat_core.roles.managed_model_allowed",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return usable

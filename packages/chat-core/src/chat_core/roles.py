@@ -20,9 +20,12 @@ from chat_core.clock import utc_now
 from chat_core.errors import PermissionDeniedError
 from chat_core.identity import User
 from chat_core.limits import clean_display_name
+from chat_core.managed_models import ManagedModel
+from chat_core.tools import ToolDefinition, ToolStatus
 
 __all__ = [
     "DEFAULT_ROLE_ID",
+    "PUBLIC_GRANT",
     "ROLE_ID_PATTERN",
     "SYSTEM_ADMIN_ROLE_ID",
     "WILDCARD",
@@ -32,6 +35,8 @@ __all__ = [
     "EffectivePermissions",
     "UserPermissions",
     "effective_permissions",
+    "granted_by",
+    "managed_model_allowed",
     "model_allowed",
     "resolve_permissions",
     "select_tools",
@@ -226,22 +231,54 @@ def model_allowed(
     return not legacy.isdisjoint(permissions.jwt_roles)
 
 
-def tool_allowed(permissions: UserPermissions, tool_id: str, *, public: bool = False) -> bool:
-    """Whether a caller may use a tool: public, or granted by a role (`*` or its id)."""
-    return public or permissions.has_all_tools or tool_id in permissions.tools
+def managed_model_allowed(permissions: UserPermissions, model: ManagedModel) -> bool:
+    """`model_allowed` for a stored managed model (what `/models` lists and `/invocations` accepts)."""
+    return model_allowed(
+        permissions,
+        model_id=model.model_id,
+        enabled=model.enabled,
+        allowed_app_roles=model.allowed_app_roles,
+        available_to_roles=model.available_to_roles,
+    )
+
+
+PUBLIC_GRANT = "public"
+"""In `granted_by`: the tool is public (the catalogue's `isPublic`), usable whatever the caller's roles."""
+
+
+def tool_allowed(permissions: UserPermissions, tool: ToolDefinition) -> bool:
+    """Whether a caller may use a catalogue entry: it is active, and public or granted by a role."""
+    if tool.status != ToolStatus.ACTIVE:
+        return False
+    return tool.is_public or permissions.has_all_tools or tool.tool_id in permissions.tools
+
+
+def granted_by(permissions: UserPermissions, tool: ToolDefinition) -> list[str]:
+    """Why a caller may use a tool: `public` and/or the AppRoles that apply (empty: they may not)."""
+    if not tool_allowed(permissions, tool):
+        return []
+    sources = [PUBLIC_GRANT] if tool.is_public else []
+    if permissions.has_all_tools or tool.tool_id in permissions.tools:
+        sources.extend(permissions.app_roles)
+    return sources
 
 
 def select_tools(
-    permissions: UserPermissions, requested: Sequence[str] | None, *, public: Iterable[str] = ()
+    permissions: UserPermissions, requested: Sequence[str] | None, offered: Mapping[str, ToolDefinition]
 ) -> list[str]:
-    """The tools a turn may use: exactly those requested, each of which must be granted.
+    """The tools a turn may use: exactly those requested, each of which must be offered and allowed.
+
+    Args:
+        permissions: the caller's resolved permissions.
+        requested: the tool ids the client enabled (`None` or empty: no tools).
+        offered: the catalogue entries of tools the service can run, by id.
 
     Raises:
-        PermissionDeniedError: a requested tool no role grants (it is refused, not silently dropped).
+        PermissionDeniedError: a requested tool that is not in the catalogue, not active, or that
+            neither a role nor `isPublic` grants (it is refused, not silently dropped).
     """
-    public_ids = frozenset(public)
     chosen = list(dict.fromkeys(requested or []))
-    denied = [name for name in chosen if not tool_allowed(permissions, name, public=name in public_ids)]
+    denied = [name for name in chosen if name not in offered or not tool_allowed(permissions, offered[name])]
     if denied:
         raise PermissionDeniedError(
             f"You may not use the tool {denied[0]!r}.", field="enabled_tools", detail={"denied": denied}

@@ -7,6 +7,7 @@ public (usable by everyone) or enabled by default in a user's chat settings.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterable
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Self
@@ -25,6 +26,7 @@ __all__ = [
     "ToolProtocol",
     "ToolStatus",
     "ToolUpdate",
+    "offered_tools",
 ]
 
 TOOL_ID_PATTERN = r"^[a-z][a-z0-9_]{1,63}$"
@@ -134,3 +136,14 @@ class ToolPreferences(CamelModel):
     """One user's on/off choices per tool id (tools not named follow `enabled_by_default`)."""
 
     enabled: dict[str, bool] = Field(default_factory=dict, max_length=200)
+
+
+def offered_tools(
+    catalogue: Iterable[ToolDefinition], runnable: Collection[str]
+) -> dict[str, ToolDefinition]:
+    """The catalogue entries of tools the service can run, by id (whatever their status).
+
+    An entry whose tool the service does not run (removed from the code, or never part of it) is never
+    offered, so a tool id a caller is shown is always one a turn can execute.
+    """
+    return {tool.tool_id: tool for tool in catalogue if tool.tool_id in runnable}
