@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import datetime
 
 import pytest
 
-from chat_agent.tools.builtin import current_time, evaluate
-from chat_agent.tools.registry import ToolRegistry
-from chat_core.errors import InvalidInputError, PermissionDeniedError
-from chat_core.identity import User
-from chat_core.ids import UserId
+from chat_agent.tools.builtin import TOOLS, current_time, evaluate
+from chat_agent.tools.registry import BUILTIN_TOOLS, ToolRegistry
+from chat_core.errors import InvalidInputError
+from chat_core.tools import ToolProtocol, ToolStatus
 
 
 class TestEvaluate:
@@ -68,21 +69,38 @@ class TestCurrentTime:
 
 
 class TestRegistry:
-    registry = ToolRegistry({"*": ["current_time"], "analyst": ["calculator"]})
+    registry = ToolRegistry()
 
-    def user(self, *roles: str) -> User:
-        return User(user_id=UserId("u"), email="u@example.com", roles=list(roles))
-
-    def test_roles_add_tools(self) -> None:
-        assert self.registry.allowed(self.user()) == {"current_time"}
-        assert self.registry.allowed(self.user("analyst")) == {"current_time", "calculator"}
+    def test_every_registered_tool_resolves_to_the_strands_tool_of_that_name(self) -> None:
+        assert self.registry.ids == set(TOOLS)
+        resolved = self.registry.resolve(sorted(self.registry.ids))
+        assert [tool.tool_name for tool in resolved] == sorted(self.registry.ids)
 
     def test_nothing_requested_is_no_tools(self) -> None:
-        assert self.registry.select(self.user(), None) == []
-        assert self.registry.select(self.user(), []) == []
+        assert self.registry.resolve([]) == []
+        self.registry.check_known(None)
 
-    def test_refuses_unknown_and_ungranted_tools(self) -> None:
-        with pytest.raises(InvalidInputError):
-            self.registry.select(self.user(), ["shell"])
-        with pytest.raises(PermissionDeniedError):
-            self.registry.select(self.user(), ["calculator"])
+    def test_unknown_tools_are_refused(self) -> None:
+        with pytest.raises(InvalidInputError) as raised:
+            self.registry.resolve(["shell"])
+        assert raised.value.field == "enabled_tools"
+        assert raised.value.detail == {"available": ["calculator", "current_time"]}
+
+    def test_catalogue_entries_of_the_built_in_tools(self) -> None:
+        entries = [tool.catalogue_entry(by="admin-1") for tool in BUILTIN_TOOLS]
+        assert [entry.tool_id for entry in entries] == ["calculator", "current_time"]
+        for entry in entries:
+            assert (entry.protocol, entry.status, entry.is_public) == (
+                ToolProtocol.LOCAL,
+                ToolStatus.ACTIVE,
+                True,
+            )
+            assert entry.created_by == "admin-1"
+
+    def test_reading_the_registry_does_not_load_strands(self) -> None:
+        probe = (
+            "import sys; from chat_agent.tools.registry import ToolRegistry; ToolRegistry().registered();"
+            " print('strands' in sys.modules)"
+        )
+        result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+        assert result.stdout.strip() == "False"

@@ -1,5 +1,5 @@
-"""Tools the model may call, filtered by the caller's roles."""
+"""The tools turns can use: the built-in tools and the registry that names and describes them."""
 
-from chat_agent.tools.registry import ToolRegistry
+from chat_agent.tools.registry import BUILTIN_TOOLS, RegisteredTool, ToolRegistry
 
-__all__ = ["ToolRegistry"]
+__all__ = ["BUILTIN_TOOLS", "RegisteredTool", "ToolRegistry"]

@@ -10,12 +10,12 @@ import math
 import operator
 from collections.abc import Callable
 from datetime import datetime
-from typing import Final
+from typing import Any, Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from strands import tool
 
-__all__ = ["BUILTIN_TOOL_NAMES", "calculator", "current_time", "evaluate"]
+__all__ = ["TOOLS", "calculator", "current_time", "evaluate"]
 
 _MAX_EXPRESSION_CHARS: Final = 500
 _MAX_EXPONENT: Final = 1000
@@ -147,4 +147,5 @@ def current_time(timezone: str = "UTC") -> str:
     return datetime.now(zone).isoformat(timespec="seconds")
 
 
-BUILTIN_TOOL_NAMES: Final = frozenset({"calculator", "current_time"})
+TOOLS: Final[dict[str, Any]] = {"calculator": calculator, "current_time": current_time}
+"""The strands tool of each built-in tool id (the registry, `chat_agent.tools.registry`, describes them)."""
