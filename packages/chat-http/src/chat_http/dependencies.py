@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -11,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from chat_core.errors import AuthenticationError, PermissionDeniedError
 from chat_core.identity import User
 from chat_core.roles import UserPermissions
+from chat_core.tools import ToolDefinition, offered_tools
 from chat_http.auth import DevTokenVerifier
 from chat_http.knowledge import KnowledgeBases
 from chat_http.state import service_state
@@ -21,11 +23,13 @@ __all__ = [
     "CurrentPermissions",
     "CurrentUser",
     "KnowledgeDep",
+    "OfferedTools",
     "StorageDep",
     "SystemAdminUser",
     "admin_user",
     "current_permissions",
     "current_user",
+    "offered_catalogue",
     "system_admin_user",
 ]
 
@@ -93,9 +97,17 @@ async def current_permissions(
     return await state.role_cache.permissions(state.storage.roles, user)
 
 
+async def offered_catalogue(request: Request) -> Mapping[str, ToolDefinition]:
+    """The catalogue entries of the tools this platform runs, by id (cached; 503 when unreadable)."""
+    state = service_state(request)
+    catalogue = await state.tool_cache.catalogue(state.storage.tools)
+    return offered_tools(catalogue.values(), state.tool_registry.ids)
+
+
 StorageDep = Annotated[Storage, Depends(_storage)]
 KnowledgeDep = Annotated[KnowledgeBases, Depends(_knowledge)]
 CurrentUser = Annotated[User, Depends(current_user)]
 AdminUser = Annotated[User, Depends(admin_user)]
 SystemAdminUser = Annotated[User, Depends(system_admin_user)]
 CurrentPermissions = Annotated[UserPermissions, Depends(current_permissions)]
+OfferedTools = Annotated[Mapping[str, ToolDefinition], Depends(offered_catalogue)]

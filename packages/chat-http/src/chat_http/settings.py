@@ -124,8 +124,8 @@ class EdgeSettings(BaseSettings):
     system_admin_roles: Annotated[frozenset[str], NoDecode] = frozenset({"admin"})
     """JWT roles allowed to change AppRoles and role grants (the original's `ADMIN_JWT_ROLES`)."""
     roles_cache_seconds: float = Field(default=30.0, ge=0, le=3600)
-    """How long a service keeps the AppRole catalogue: a change made on one replica is seen by every
-    replica within this time (at once on the replica that made it)."""
+    """How long a service keeps the AppRole catalogue and the tool catalogue: a change made on one
+    replica is seen by every replica within this time (at once on the replica that made it)."""
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: [
             "http://localhost:4200",

@@ -13,9 +13,10 @@ from typing import TypeVar
 
 from starlette.requests import Request
 
+from chat_agent.tools.registry import ToolRegistry
 from chat_http.auth import TokenVerifier, build_token_verifier
 from chat_http.knowledge import KnowledgeBases
-from chat_http.permissions import RoleCatalogueCache
+from chat_http.permissions import RoleCatalogueCache, ToolCatalogueCache
 from chat_http.secrets import blob_signing_secret
 from chat_http.settings import EdgeSettings
 from chat_http.telemetry import Telemetry, instrument_storage
@@ -49,6 +50,10 @@ class ServiceState:
     """The AppRole catalogue (services pass one with `ttl=settings.roles_cache_seconds`)."""
     telemetry: Telemetry = field(default_factory=Telemetry)
     """The process's metrics and tracer (`chat_http.telemetry.telemetry_of(app)`)."""
+    tool_cache: ToolCatalogueCache = field(default_factory=ToolCatalogueCache)
+    """The tool catalogue's entries (same TTL as the roles: together they decide who may use a tool)."""
+    tool_registry: ToolRegistry = field(default_factory=ToolRegistry)
+    """The tools this platform runs: the catalogue only offers these."""
 
 
 def lifespan_state(state: ServiceState) -> dict[str, ServiceState]:
