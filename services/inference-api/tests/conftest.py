@@ -23,6 +23,7 @@ from inference_testing import (
     ScriptedModels,
     Service,
     managed_model,
+    seed_tools,
     serve_app,
     storage_for,
 )
@@ -121,7 +122,8 @@ def network_guard(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
 
 @pytest_asyncio.fixture
 async def service(settings: Settings) -> AsyncIterator[Service]:
-    """inference-api under uvicorn with the scripted model, an offline default and a priced model."""
+    """inference-api under uvicorn with the scripted model, an offline default, a priced model, and
+    the built-in tools catalogued (public), as `app-api seed` leaves a fresh deployment."""
     scripted = ScriptedModels()
     async with storage_for(settings) as storage:
         await storage.managed_models.create(managed_model())
@@ -130,5 +132,6 @@ async def service(settings: Settings) -> AsyncIterator[Service]:
                 SCRIPTED_MODEL_ID, provider=ModelProvider.BEDROCK, input_price=3.0, output_price=15.0
             )
         )
+        await seed_tools(storage)
         with serve_app(create_app(settings, model_factory=scripted)) as url:
             yield Service(url, settings, scripted, storage)

@@ -24,6 +24,7 @@ from fastapi import FastAPI
 from strands.models import Model
 
 from chat_agent.models.base import ModelRequest
+from chat_agent.tools.registry import BUILTIN_TOOLS
 from chat_core.managed_models import ManagedModel, ModelProvider
 from chat_http.secrets import BLOB_SIGNING_KEY_FILE
 from chat_storage import Storage, open_storage
@@ -149,6 +150,12 @@ async def storage_for(settings: Settings) -> AsyncIterator[Storage]:
     )
     async with open_storage(settings.storage_config(secret)) as storage:
         yield storage
+
+
+async def seed_tools(storage: Storage, **changes: Any) -> None:
+    """Catalogue the built-in tools as a sync does (public, active), with `changes` applied to each."""
+    for tool in BUILTIN_TOOLS:
+        await storage.tools.put(tool.catalogue_entry().model_copy(update=changes))
 
 
 def managed_model(

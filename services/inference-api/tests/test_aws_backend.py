@@ -13,6 +13,7 @@ from inference_testing import (
     ScriptedModels,
     managed_model,
     post_turn,
+    seed_tools,
     serve_app,
     storage_for,
     text_cycle,
@@ -120,3 +121,39 @@ async def test_turns_are_stored_and_counted_on_dynamodb_and_s3(aws_settings: Set
         ]
         summary = await storage.costs.summary(ALICE, period_of(messages[-1].created_at))
         assert summary.total_requests == 5
+
+
+@pytest.mark.aws
+@pytest.mark.asyncio
+async def test_roles_store_down_is_503_never_allowed_nor_403(aws_settings: Settings, auth: Headers) -> None:
+    """With the role catalogue unreadable (its server stopped, cache expired) a turn is a 503."""
+    server = start_moto_server()
+    settings = aws_settings.model_copy(
+        update={
+            "aws_endpoint_url": server.endpoint,
+            "roles_cache_seconds": 0,
+            "aws_connect_timeout": 1.0,
+            "aws_max_attempts": 1,
+        }
+    )
+    try:
+        await provision(settings.storage_config(""))  # type: ignore[arg-type]
+        async with storage_for(settings) as storage:
+            await storage.managed_models.create(managed_model())
+            await seed_tools(storage)
+        scripted = ScriptedModels()
+        with serve_app(create_app(settings, model_factory=scripted)) as url:
+            async with httpx.AsyncClient(base_url=url, timeout=60) as client:
+                body = {"session_id": "s-down", "message": "Hi", "enabled_tools": ["calculator"]}
+                before = await post_turn(client, auth("alice"), **body)
+                server.stop()
+                during = await post_turn(client, auth("alice"), **body)
+    finally:
+        server.stop()
+    assert before.status == 200
+    assert during.status == 503
+    assert during.error is not None
+    assert during.error["code"] == "service_unavailable"
+    assert "list roles" in during.error["message"]
+    assert during.headers.get("retry-after")
+    assert len(scripted.models) == 1, "no model ran for the refused turn"

@@ -19,9 +19,9 @@ class Settings(EdgeSettings):
     history_messages: int = Field(default=200, ge=2, le=1000)
     """Most recent stored messages a turn sends to the model as history."""
 
-    # Tools
-    tool_roles: dict[str, list[str]] = Field(default_factory=lambda: {"*": ["current_time", "calculator"]})
-    """JSON: role -> tool names it may enable; `*` applies to every caller."""
+    # Tools: granted by AppRoles and the tool catalogue (app-api's /admin/roles and /admin/tools).
+    tool_roles: str | None = None
+    """No longer read: set, it stops the service from starting (see `_tool_roles_removed`)."""
 
     # Shutdown (the SSE knobs are shared settings)
     shutdown_grace_seconds: float = Field(default=30.0, ge=0)
@@ -29,12 +29,17 @@ class Settings(EdgeSettings):
 
     @field_validator("tool_roles")
     @classmethod
-    def _known_tools(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
-        from chat_agent.tools.builtin import BUILTIN_TOOL_NAMES
+    def _tool_roles_removed(cls, value: str | None) -> None:
+        """Refuse `CHAT_TOOL_ROLES`: ignoring it would silently change who may use which tool.
 
-        unknown = sorted({name for names in value.values() for name in names} - BUILTIN_TOOL_NAMES)
-        if unknown:
-            raise ValueError(f"CHAT_TOOL_ROLES names unknown tools: {', '.join(unknown)}.")
+        It granted tools by JWT role; AppRoles and the tool catalogue do now.
+        """
+        if value is not None:
+            raise ValueError(
+                "CHAT_TOOL_ROLES is no longer read: tools are granted by AppRoles (grantedTools, "
+                "/admin/roles or /admin/tools/{id}/roles) and the tool catalogue's isPublic. "
+                "Move its grants there, then unset it."
+            )
         return value
 
 

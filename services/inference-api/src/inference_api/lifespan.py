@@ -11,7 +11,7 @@ from chat_agent.models.base import ModelFactory
 from chat_agent.models.providers import ProviderModels
 from chat_agent.tools.registry import ToolRegistry
 from chat_agent.turns import TurnObserver, TurnPolicy, TurnRunner
-from chat_http.permissions import RoleCatalogueCache
+from chat_http.permissions import RoleCatalogueCache, ToolCatalogueCache
 from chat_http.runtime import RuntimeStatus
 from chat_http.state import ServiceState, lifespan_state, open_edge_resources
 from chat_http.telemetry import TurnMetrics, telemetry_of
@@ -58,11 +58,12 @@ def lifespan_for(
             )
             # Last in, first out: running turns finish and are stored before storage closes.
             stack.push_async_callback(turns.drain, settings.shutdown_grace_seconds)
+            registry = ToolRegistry()
             chat = ChatServices(
                 settings=settings,
                 storage=storage,
                 models=models,
-                tools=ToolRegistry(settings.tool_roles),
+                tools=registry,
                 knowledge=edge.knowledge,
                 turns=turns,
             )
@@ -73,6 +74,8 @@ def lifespan_for(
                     verifier=edge.verifier,
                     knowledge=edge.knowledge,
                     role_cache=RoleCatalogueCache(ttl=settings.roles_cache_seconds),
+                    tool_cache=ToolCatalogueCache(ttl=settings.roles_cache_seconds),
+                    tool_registry=registry,
                     chat=chat,
                     runtime_status=runtime_status,
                     telemetry=telemetry,

@@ -3,19 +3,32 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-import httpx
 import pytest
-from inference_testing import SCRIPTED_MODEL_ID, Service, managed_model, post_turn
+import pytest_asyncio
+from inference_testing import (
+    SCRIPTED_MODEL_ID,
+    ScriptedModels,
+    Service,
+    managed_model,
+    post_turn,
+    seed_tools,
+    serve_app,
+    storage_for,
+)
+from pydantic import ValidationError
 
 from chat_agent.models import Grounding, ModelRequest, ProviderModels
 from chat_core.errors import BadRequestError
 from chat_core.ids import SessionId, UserId
 from chat_core.managed_models import ModelProvider
+from chat_core.roles import AppRole
+from chat_core.tools import ToolStatus
 from chat_http.auth import mint_dev_token
 from inference_api.config import Environment, Settings
+from inference_api.main import create_app
 
 Headers = Callable[..., dict[str, str]]
 
@@ -171,6 +184,29 @@ class TestModelAccess:
             ProviderModels(settings.provider_config())(request)
 
 
+@pytest_asyncio.fixture
+async def rbac(settings: Settings) -> AsyncIterator[Service]:
+    """The service re-reading roles and catalogue on every request; calculator granted to `analysts`."""
+    fresh = settings.model_copy(update={"roles_cache_seconds": 0})
+    scripted = ScriptedModels()
+    async with storage_for(fresh) as storage:
+        await storage.managed_models.create(managed_model())
+        await seed_tools(storage)
+        calculator = await storage.tools.get("calculator")
+        assert calculator is not None
+        await storage.tools.put(calculator.model_copy(update={"is_public": False}))
+        await storage.roles.create(
+            AppRole(
+                role_id="analysts",
+                display_name="Analysts",
+                jwt_role_mappings=["Analyst"],
+                granted_tools=["calculator"],
+            )
+        )
+        with serve_app(create_app(fresh, model_factory=scripted)) as url:
+            yield Service(url, fresh, scripted, storage)
+
+
 class TestTools:
     @pytest.mark.asyncio
     async def test_an_unknown_tool_is_422(self, service: Service, auth: Headers) -> None:
@@ -178,43 +214,73 @@ class TestTools:
         assert (status, error["field"]) == (422, "enabled_tools")
 
     @pytest.mark.asyncio
-    async def test_tools_follow_the_role_mapping(self, settings: Settings, auth: Headers) -> None:
-        from inference_testing import ScriptedModels, serve_app, storage_for
+    async def test_tools_follow_app_roles_and_the_catalogue(self, rbac: Service, auth: Headers) -> None:
+        """calculator is granted to the `analysts` AppRole only; current_time is public."""
+        async with rbac.client() as client:
+            denied = await post_turn(
+                client, auth("alice"), session_id="s", message="Hi", enabled_tools=["calculator"]
+            )
+            granted = await post_turn(
+                client,
+                auth("ann", roles=["Analyst"]),
+                session_id="s",
+                message="Hi",
+                enabled_tools=["calculator", "current_time"],
+            )
+            public = await post_turn(
+                client, auth("alice"), session_id="s", message="Hi", enabled_tools=["current_time"]
+            )
+        assert denied.status == 403
+        assert denied.error is not None
+        assert (denied.error["code"], denied.error["field"]) == ("forbidden", "enabled_tools")
+        assert denied.error["detail"] == {"denied": ["calculator"]}
+        assert (granted.status, public.status) == (200, 200)
+        specs = [call["tool_specs"] for model in rbac.scripted.models for call in model.calls]
+        assert [sorted(spec["name"] for spec in tools) for tools in specs] == [
+            ["calculator", "current_time"],
+            ["current_time"],
+        ]
+        assert await rbac.storage.sessions.get(UserId("alice"), SessionId("s")) is not None
 
-        from inference_api.main import create_app
+    @pytest.mark.asyncio
+    async def test_a_role_change_applies_to_the_next_turn(self, rbac: Service, auth: Headers) -> None:
+        analyst = auth("ann", roles=["Analyst"])
+        async with rbac.client() as client:
+            before = await post_turn(
+                client, analyst, session_id="s", message="Hi", enabled_tools=["calculator"]
+            )
+            role = await rbac.storage.roles.get("analysts")
+            assert role is not None
+            await rbac.storage.roles.put_many([role.model_copy(update={"jwt_role_mappings": []})])
+            after = await post_turn(
+                client, analyst, session_id="s", message="Hi", enabled_tools=["calculator"]
+            )
+        assert (before.status, after.status) == (200, 403)
 
-        restricted = settings.model_copy(
-            update={"tool_roles": {"*": ["current_time"], "analyst": ["calculator"]}}
+    @pytest.mark.asyncio
+    async def test_a_disabled_or_uncatalogued_tool_is_403_even_when_public(
+        self, rbac: Service, auth: Headers
+    ) -> None:
+        clock = await rbac.storage.tools.get("current_time")
+        assert clock is not None
+        await rbac.storage.tools.put(clock.model_copy(update={"status": ToolStatus.DISABLED}))
+        status, error = await turn_error(rbac, auth("alice"), enabled_tools=["current_time"])
+        assert (status, error["field"], error["detail"]) == (
+            403,
+            "enabled_tools",
+            {"denied": ["current_time"]},
         )
-        scripted = ScriptedModels()
-        async with storage_for(restricted) as storage:
-            await storage.managed_models.create(managed_model())
-            with serve_app(create_app(restricted, model_factory=scripted)) as url:
-                async with httpx.AsyncClient(base_url=url, timeout=30) as client:
-                    denied = await post_turn(
-                        client, auth("alice"), session_id="s", message="Hi", enabled_tools=["calculator"]
-                    )
-                    granted = await post_turn(
-                        client,
-                        auth("ann", roles=["analyst"]),
-                        session_id="s",
-                        message="Hi",
-                        enabled_tools=["calculator", "current_time"],
-                    )
-                    plain = await post_turn(
-                        client, auth("alice"), session_id="s", message="Hi", enabled_tools=["current_time"]
-                    )
-            assert denied.status == 403
-            assert denied.error is not None
-            assert denied.error["field"] == "enabled_tools"
-            assert granted.status == 200
-            assert plain.status == 200
-            specs = [call["tool_specs"] for model in scripted.models for call in model.calls]
-            assert [sorted(spec["name"] for spec in tools) for tools in specs] == [
-                ["calculator", "current_time"],
-                ["current_time"],
-            ]
-            assert await storage.sessions.get(UserId("alice"), SessionId("s")) is not None
+        await rbac.storage.tools.delete("current_time")
+        status, _ = await turn_error(rbac, auth("alice", roles=["Analyst"]), enabled_tools=["current_time"])
+        assert status == 403
+        assert rbac.scripted.models == []
+
+    def test_the_removed_tool_roles_setting_stops_the_service_from_starting(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv("CHAT_TOOL_ROLES", '{"*": ["calculator"]}')
+        with pytest.raises(ValidationError, match="CHAT_TOOL_ROLES is no longer read"):
+            Settings(_env_file=None)  # type: ignore[call-arg]
 
 
 class TestRefusedTurns:

@@ -6,7 +6,14 @@ from collections.abc import Callable
 
 import httpx
 import pytest
-from inference_testing import managed_model, post_turn, serve_app, storage_for, validate_events
+from inference_testing import (
+    managed_model,
+    post_turn,
+    seed_tools,
+    serve_app,
+    storage_for,
+    validate_events,
+)
 
 from chat_agent.models import AttachmentText, Grounding, OfflineExtractiveModel, Passage
 from chat_agent.models.offline import compose_answer
@@ -100,6 +107,7 @@ async def test_a_conversation_with_citations_an_attachment_and_a_tool(
     """The issue's bar: a real SSE client, the offline model, the embedded default, several turns."""
     async with storage_for(settings) as storage:
         await storage.managed_models.create(managed_model())
+        await seed_tools(storage)
         assistant = await storage.assistants.put(
             Assistant(
                 assistant_id=AssistantId("ast-shop"),

@@ -12,7 +12,14 @@ import pytest
 import pytest_asyncio
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, StreamingResponse
-from inference_testing import managed_model, post_turn, serve_app, storage_for, validate_events
+from inference_testing import (
+    managed_model,
+    post_turn,
+    seed_tools,
+    serve_app,
+    storage_for,
+    validate_events,
+)
 from pydantic import SecretStr
 
 from chat_core.ids import SessionId, UserId
@@ -111,6 +118,7 @@ async def openai_service(settings: Settings) -> AsyncIterator[Running]:
             await storage.managed_models.create(
                 managed_model("fake-gpt", provider=ModelProvider.OPENAI, input_price=1.0, output_price=2.0)
             )
+            await seed_tools(storage)
         with serve_app(create_app(configured)) as url:
             yield Running(url, fake)
 

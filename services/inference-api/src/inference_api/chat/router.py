@@ -8,8 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 from sse_starlette import EventSourceResponse
 
+from chat_http.dependencies import CurrentPermissions, OfferedTools
 from chat_http.errors import ErrorBody
 from inference_api.chat import service
+from inference_api.chat.access import TurnAccess
 from inference_api.chat.schemas import InvocationRequest
 from inference_api.dependencies import CurrentUser, StateDep
 
@@ -20,7 +22,12 @@ async def _chat_services(state: StateDep) -> service.ChatServices:
     return state.chat
 
 
+async def _turn_access(permissions: CurrentPermissions, offered: OfferedTools) -> TurnAccess:
+    return TurnAccess(permissions=permissions, offered=offered)
+
+
 ChatServicesDep = Annotated[service.ChatServices, Depends(_chat_services)]
+TurnAccessDep = Annotated[TurnAccess, Depends(_turn_access)]
 
 router = APIRouter(tags=["chat"])
 
@@ -32,7 +39,7 @@ router = APIRouter(tags=["chat"])
     responses={
         200: {"content": {"text/event-stream": {}}, "description": "The turn's events (see STREAMING.md)"},
         400: {"model": ErrorBody, "description": "Assistant change within a session"},
-        403: {"model": ErrorBody, "description": "Model or tool not allowed for the caller"},
+        403: {"model": ErrorBody, "description": "Model or tool not allowed by the caller's AppRoles"},
         404: {"model": ErrorBody, "description": "Unknown model, assistant, upload or session"},
         409: {"model": ErrorBody, "description": "An attached upload is not ready"},
         429: {"model": ErrorBody, "description": "The model provider is throttling"},
@@ -40,11 +47,11 @@ router = APIRouter(tags=["chat"])
     },
 )
 async def create_invocation(
-    body: InvocationRequest, user: CurrentUser, chat: ChatServicesDep
+    body: InvocationRequest, user: CurrentUser, access: TurnAccessDep, chat: ChatServicesDep
 ) -> EventSourceResponse:
     """Run one turn; errors before the first event are HTTP errors, later ones a `stream_error` event."""
     started = time.perf_counter()
-    frames = await service.start_chat(chat, user, body, started=started)
+    frames = await service.start_chat(chat, user, access, body, started=started)
     return EventSourceResponse(
         frames,
         headers={"Cache-Control": "no-cache", "X-Session-ID": body.session_id},

@@ -25,16 +25,16 @@ from chat_core.errors import (
     BadRequestError,
     InvalidInputError,
     NotFoundError,
-    PermissionDeniedError,
 )
 from chat_core.identity import User
 from chat_core.ids import AssistantId, SessionId, validate_id
-from chat_core.managed_models import ManagedModel, ModelProvider, can_use_model
+from chat_core.managed_models import ManagedModel, ModelProvider
 from chat_core.messages import ContentBlock, MessageDraft
 from chat_core.sessions import SessionMetadata
 from chat_http.knowledge import KnowledgeBases
 from chat_rag import SearchHit, augment_prompt, citations
 from chat_storage import Storage
+from inference_api.chat.access import TurnAccess, check_model, resolve_tools
 from inference_api.chat.attachments import (
     ResolvedAttachment,
     attachment_texts,
@@ -81,14 +81,6 @@ def _check_session(session: SessionMetadata | None, session_id: SessionId) -> No
     """
     if session is not None and session.deleted:
         raise NotFoundError(f"Session {session_id!r} was not found.", field="session_id")
-
-
-def _check_model(managed: ManagedModel | None, chosen: str, user: User) -> ManagedModel:
-    if managed is None:
-        raise NotFoundError(f"Model {chosen!r} is not available.", field="model_id")
-    if not can_use_model(managed, user):
-        raise PermissionDeniedError(f"You may not use the model {chosen!r}.", field="model_id")
-    return managed
 
 
 async def _session_assistant(
@@ -160,14 +152,14 @@ def _preferences(
 
 
 async def prepare_turn(
-    services: ChatServices, user: User, body: InvocationRequest, *, started: float
+    services: ChatServices, user: User, access: TurnAccess, body: InvocationRequest, *, started: float
 ) -> PreparedTurn:
     """Validate and gather everything a turn needs, in the documented order.
 
     Raises:
         InvalidInputError: a limit is exceeded or a value is invalid (422).
         NotFoundError: unknown model, foreign or unknown assistant or upload, deleted session (404).
-        PermissionDeniedError: a model or tool the caller's roles do not grant (403).
+        PermissionDeniedError: a model or tool the caller's AppRoles do not grant (403).
         BadRequestError: an assistant change within a session, the offline model in production (400).
         ConflictError: an upload that is not ready (409).
         UnavailableError: storage or the knowledge base cannot be reached (503).
@@ -185,14 +177,14 @@ async def prepare_turn(
         load_history(storage.messages, user.user_id, session_id, limit=settings.history_messages),
     )
     _check_session(session, session_id)
-    managed = _check_model(found_model, chosen_model, user)
+    managed = check_model(found_model, chosen_model, access)
     if body.max_tokens is not None and body.max_tokens > managed.max_output_tokens:
         raise InvalidInputError(
             f"max_tokens is limited to {managed.max_output_tokens} for this model.",
             field="max_tokens",
             detail={"maximum": managed.max_output_tokens},
         )
-    tools = services.tools.select(user, body.enabled_tools)
+    tools = resolve_tools(services.tools, access, body.enabled_tools)
     attachments = await resolve_attachments(
         storage,
         settings.upload_policy(),
@@ -251,8 +243,8 @@ async def prepare_turn(
 
 
 async def start_chat(
-    services: ChatServices, user: User, body: InvocationRequest, *, started: float
+    services: ChatServices, user: User, access: TurnAccess, body: InvocationRequest, *, started: float
 ) -> AsyncIterator[bytes]:
     """Prepare the turn, start it, and return its SSE frames once the first event exists."""
-    turn = await prepare_turn(services, user, body, started=started)
+    turn = await prepare_turn(services, user, access, body, started=started)
     return await services.turns.start(turn, StorageTurnStore(services.storage.turns))
