@@ -21,6 +21,7 @@ async def test_seeding_adds_the_catalogue_once_and_keeps_admin_edits(tmp_path: P
     first = await seed_storage(settings)
     assert first.created == [entry.model_id for entry in SEED_MODELS]
     assert first.kept == []
+    assert (first.tools_created, first.tools_kept) == (["calculator", "current_time"], [])
 
     async with open_storage(LocalStorageConfig(data_dir=tmp_path)) as storage:
         models = {model.model_id: model for model in await storage.managed_models.list()}
@@ -41,6 +42,7 @@ async def test_seeding_adds_the_catalogue_once_and_keeps_admin_edits(tmp_path: P
 
     second = await seed_storage(settings)
     assert second.created == [openai.model_id]  # only what is missing comes back
+    assert (second.tools_created, second.tools_kept) == ([], ["calculator", "current_time"])
     assert second.kept == [offline.model_id, bedrock.model_id]
     async with open_storage(LocalStorageConfig(data_dir=tmp_path)) as storage:
         after = {model.model_id: model for model in await storage.managed_models.list()}

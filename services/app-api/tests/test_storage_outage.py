@@ -237,3 +237,35 @@ class TestFullDisk:
             assert "disk is full" in error["message"]
             filler.unlink()
             assert httpx.get(f"{base_url}/health").status_code == 200
+
+
+class TestRoleStoreDown:
+    def test_app_roles_that_cannot_be_read_are_503_never_allow_nor_403(
+        self,
+        tmp_path: Path,
+        aws_settings_for: Callable[..., Any],
+        start_app: Callable[[Any], AbstractContextManager[Any]],
+        auth: Callable[..., dict[str, str]],
+        check_error: CheckError,
+    ) -> None:
+        """The role catalogue re-read on every request (TTL 0): with its store down, `/models` and the
+        tool routes fail as a 503 naming the roles, not an empty list and not a 403."""
+        server = start_moto_server()
+        settings = aws_settings_for(tmp_path, server.endpoint, roles_cache_seconds=0, aws_max_attempts=1)
+        try:
+            with start_app(settings) as live, httpx.Client(base_url=live.base_url, timeout=20) as client:
+                user = auth("member", roles=["Staff"])
+                assert client.get("/models", headers=user).status_code == 200
+                server.stop()
+                for method, path, body in (
+                    ("GET", "/models", None),
+                    ("GET", "/tools/", None),
+                    ("GET", "/tools/my-permissions", None),
+                    ("PUT", "/tools/preferences", {"preferences": {"calculator": False}}),
+                    ("GET", "/users/me", None),
+                ):
+                    response = client.request(method, path, json=body, headers=user)
+                    error = check_error(response, 503, "service_unavailable")
+                    assert "list roles" in error["message"], (path, error)
+        finally:
+            server.stop()

@@ -4,7 +4,8 @@ Without `CHAT_PUBLIC_URL`, the upload and download links it signs name that host
 
 `app-api dev-token` mints a development token (HS256 with the development secret, issuer `chat-dev`,
 audience `chat-platform`: a token without both is refused with 401); `app-api openapi` prints the OpenAPI document
-(committed as `services/app-api/openapi.json`); `app-api seed` adds the development model catalogue.
+(committed as `services/app-api/openapi.json`); `app-api seed` adds the development model catalogue,
+the system AppRoles and the tool catalogue's missing entries.
 """
 
 from __future__ import annotations
@@ -99,6 +100,8 @@ def main(argv: list[str] | None = None) -> None:
             f"; {len(result.roles_kept)} already there, left as they are" if result.roles_kept else ""
         )
         print(f"AppRoles: added {', '.join(result.roles_created) or 'nothing'}{kept_roles}.")
+        kept_tools = f"; {len(result.tools_kept)} already there" if result.tools_kept else ""
+        print(f"Tool catalogue: added {', '.join(result.tools_created) or 'nothing'}{kept_tools}.")
         return
     from app_api.main import create_app
     from chat_http.app import serve

@@ -22,7 +22,7 @@ from app_api.config import Settings
 from app_api.documents.ingestion import IngestionRunner
 from app_api.documents.reconciler import DocumentReconciler
 from app_api.state import AppState
-from chat_http.permissions import RoleCatalogueCache
+from chat_http.permissions import RoleCatalogueCache, ToolCatalogueCache
 from chat_http.secrets import blob_signing_secret
 from chat_http.state import ServiceState, lifespan_state, open_edge_resources
 from chat_http.telemetry import telemetry_of
@@ -77,6 +77,7 @@ def lifespan_for(
                     verifier=edge.verifier,
                     knowledge=edge.knowledge,
                     role_cache=RoleCatalogueCache(ttl=settings.roles_cache_seconds),
+                    tool_cache=ToolCatalogueCache(ttl=settings.roles_cache_seconds),
                     blob_secret=blob_signing_secret(settings),
                     upload_policy=settings.upload_policy(),
                     ingestion=ingestion,

@@ -23,6 +23,8 @@ from app_api.managed_models.router import router as models_router
 from app_api.model_discovery.router import router as discovery_router
 from app_api.roles.router import router as roles_router
 from app_api.sessions.router import router as sessions_router
+from app_api.tools.router import admin_router as admin_tools_router
+from app_api.tools.router import router as tools_router
 from app_api.users.router import admin_router as admin_users_router
 from app_api.users.router import router as users_router
 from chat_http.app import create_service_app
@@ -65,6 +67,8 @@ def create_app(settings: Settings | None = None, *, model_factory: ModelFactory 
         costs_router,
         users_router,
         admin_users_router,
+        tools_router,
+        admin_tools_router,
     ):
         app.include_router(router)
     install_devpage(app, settings)

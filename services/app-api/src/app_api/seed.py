@@ -1,4 +1,4 @@
-"""The development catalogue: the managed models `make dev` puts in storage (`app-api seed`).
+"""What `app-api seed` (run by `make dev`) puts in storage: managed models, system roles, tools.
 
 Seeding adds each model whose `modelId` is missing and leaves every existing one exactly as it is, so
 running it again (every `make dev` does) never undoes an administrator's edits. The offline model is
@@ -11,13 +11,22 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from app_api.config import Settings
+from chat_agent.tools.registry import ToolRegistry
 from chat_core.managed_models import EVERYONE, ManagedModel, ManagedModelCreate, ModelProvider
-from chat_core.ports import AppRoleRepository, ManagedModelRepository
+from chat_core.ports import AppRoleRepository, ManagedModelRepository, ToolRepository
 from chat_core.roles import DEFAULT_ROLE_ID, SYSTEM_ADMIN_ROLE_ID, WILDCARD, AppRole, EffectivePermissions
 from chat_http.secrets import blob_signing_secret
 from chat_storage import AwsStorageConfig, open_storage
 
-__all__ = ["SEED_MODELS", "SeedResult", "seed_catalogue", "seed_roles", "seed_storage", "system_roles"]
+__all__ = [
+    "SEED_MODELS",
+    "SeedResult",
+    "seed_catalogue",
+    "seed_roles",
+    "seed_storage",
+    "seed_tools",
+    "system_roles",
+]
 
 _MODALITIES = ["text", "image", "document"]
 
@@ -78,6 +87,8 @@ class SeedResult:
     kept: list[str] = field(default_factory=list)
     roles_created: list[str] = field(default_factory=list)
     roles_kept: list[str] = field(default_factory=list)
+    tools_created: list[str] = field(default_factory=list)
+    tools_kept: list[str] = field(default_factory=list)
 
 
 def system_roles(settings: Settings) -> tuple[AppRole, ...]:
@@ -124,6 +135,19 @@ async def seed_roles(roles: AppRoleRepository, entries: tuple[AppRole, ...], res
         result.roles_created.append(role.role_id)
 
 
+async def seed_tools(tools: ToolRepository, result: SeedResult) -> None:
+    """Catalogue the tools the platform runs that the catalogue lacks (`POST /admin/tools/sync`).
+
+    Entries that exist, and entries of tools no longer registered, are left alone (the sync route
+    deprecates those); a failure fails the command.
+    """
+    from app_api.tools.service import sync_catalogue
+
+    synced = await sync_catalogue(tools, ToolRegistry(), None, dry_run=False, by=None, deprecate=False)
+    result.tools_created.extend(item.tool_id for item in synced.discovered)
+    result.tools_kept.extend(synced.unchanged)
+
+
 async def seed_catalogue(
     models: ManagedModelRepository, entries: tuple[ManagedModelCreate, ...] = SEED_MODELS
 ) -> SeedResult:
@@ -158,4 +182,5 @@ async def seed_storage(settings: Settings, *, provision: bool = False) -> SeedRe
     async with open_storage(config) as storage:
         result = await seed_catalogue(storage.managed_models)
         await seed_roles(storage.roles, system_roles(settings), result)
+        await seed_tools(storage.tools, result)
         return result

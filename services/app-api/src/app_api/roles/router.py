@@ -49,9 +49,10 @@ async def read_cache_stats(admin: SystemAdminUser, cache: RoleCacheDep) -> Cache
 
 
 @router.post("/cache/invalidate", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
-async def invalidate_cache(admin: SystemAdminUser, cache: RoleCacheDep) -> Response:
-    """System admin: reload the AppRole catalogue on the next request (this process)."""
-    cache.invalidate()
+async def invalidate_cache(admin: SystemAdminUser, state: StateDep) -> Response:
+    """System admin: reload the AppRole and tool catalogues on the next request (this process)."""
+    state.role_cache.invalidate()
+    state.tool_cache.invalidate()
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

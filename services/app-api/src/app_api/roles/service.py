@@ -7,7 +7,7 @@ process's role cache is invalidated after each change; other processes see it wi
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from chat_core.errors import BadRequestError, ConflictError, InvalidInputError, NotFoundError
 from chat_core.identity import User
@@ -28,6 +28,8 @@ __all__ = [
     "delete_role",
     "get_role",
     "list_roles",
+    "load_catalogue",
+    "save_roles",
     "sync_model_roles",
     "sync_role",
     "update_role",
@@ -38,7 +40,8 @@ def _not_found(role_id: str) -> NotFoundError:
     return NotFoundError(f"Role {role_id!r} was not found.", field="roleId")
 
 
-async def _catalogue(roles: AppRoleRepository) -> dict[str, AppRole]:
+async def load_catalogue(roles: AppRoleRepository) -> dict[str, AppRole]:
+    """Every role by id, read from the store (administration never works from a cached copy)."""
     return {role.role_id: role for role in await roles.list()}
 
 
@@ -54,20 +57,36 @@ def _with_effective(role: AppRole, catalogue: Mapping[str, AppRole]) -> AppRole:
     return role.model_copy(update={"effective_permissions": effective_permissions(role, catalogue)})
 
 
+async def save_roles(
+    roles: AppRoleRepository,
+    cache: RoleCatalogueCache,
+    changed: Sequence[AppRole],
+    catalogue: Mapping[str, AppRole],
+) -> list[AppRole]:
+    """Store `changed` and refresh the effective permissions of every role inheriting from them.
+
+    One atomic write holds the changed roles and their heirs, so a reader never sees a parent's new
+    grants with a child's old effective permissions.
+    """
+    merged = dict(catalogue) | {role.role_id: role for role in changed}
+    saved = [_with_effective(role, merged) for role in changed]
+    merged |= {role.role_id: role for role in saved}
+    changed_ids = {role.role_id for role in changed}
+    heirs = [
+        _with_effective(role, merged)
+        for role in merged.values()
+        if role.role_id not in changed_ids and not changed_ids.isdisjoint(role.inherits_from)
+    ]
+    await roles.put_many([*saved, *heirs])
+    cache.invalidate()
+    return saved
+
+
 async def _save(
     roles: AppRoleRepository, cache: RoleCatalogueCache, changed: AppRole, catalogue: dict[str, AppRole]
 ) -> AppRole:
-    """Store `changed` and refresh the effective permissions of every role inheriting from it."""
-    catalogue = catalogue | {changed.role_id: changed}
-    saved = _with_effective(changed, catalogue)
-    catalogue[changed.role_id] = saved
-    children = [
-        _with_effective(role, catalogue)
-        for role in catalogue.values()
-        if changed.role_id in role.inherits_from and role.role_id != changed.role_id
-    ]
-    await roles.put_many([saved, *children])
-    cache.invalidate()
+    """Store one role and refresh the effective permissions of every role inheriting from it."""
+    (saved,) = await save_roles(roles, cache, [changed], catalogue)
     return saved
 
 
@@ -88,7 +107,7 @@ async def create_role(
     roles: AppRoleRepository, cache: RoleCatalogueCache, request: AppRoleCreate, *, by: User
 ) -> AppRole:
     """Add a role; a taken id is a `ConflictError` (409), an unknown parent a 422."""
-    catalogue = await _catalogue(roles)
+    catalogue = await load_catalogue(roles)
     role = AppRole.model_validate(request.model_dump() | {"created_by": by.user_id})
     _check_parents(role, catalogue)
     created = await roles.create(_with_effective(role, catalogue))
@@ -100,7 +119,7 @@ async def update_role(
     roles: AppRoleRepository, cache: RoleCatalogueCache, role_id: str, changes: AppRoleUpdate
 ) -> AppRole:
     """Apply the fields sent, then recompute effective permissions here and in inheriting roles."""
-    catalogue = await _catalogue(roles)
+    catalogue = await load_catalogue(roles)
     current = catalogue.get(role_id)
     if current is None:
         raise _not_found(role_id)
@@ -111,7 +130,7 @@ async def update_role(
 
 async def sync_role(roles: AppRoleRepository, cache: RoleCatalogueCache, role_id: str) -> AppRole:
     """Recompute and store a role's effective permissions (after its parents changed elsewhere)."""
-    catalogue = await _catalogue(roles)
+    catalogue = await load_catalogue(roles)
     current = catalogue.get(role_id)
     if current is None:
         raise _not_found(role_id)
@@ -120,7 +139,7 @@ async def sync_role(roles: AppRoleRepository, cache: RoleCatalogueCache, role_id
 
 async def delete_role(roles: AppRoleRepository, cache: RoleCatalogueCache, role_id: str) -> None:
     """Remove a role. System roles cannot be deleted; nor can a role others inherit from (409)."""
-    catalogue = await _catalogue(roles)
+    catalogue = await load_catalogue(roles)
     current = catalogue.get(role_id)
     if current is None:
         raise _not_found(role_id)
@@ -147,7 +166,7 @@ async def sync_model_roles(
     model = await models.get(model_uuid)
     if model is None:
         raise NotFoundError(f"Managed model {model_uuid!r} was not found.")
-    catalogue = await _catalogue(roles)
+    catalogue = await load_catalogue(roles)
     granting = sorted(
         role.role_id
         for role in catalogue.values()
