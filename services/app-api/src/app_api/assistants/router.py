@@ -21,7 +21,7 @@ from app_api.assistants.schemas import (
 )
 from app_api.assistants.service import AssistantView
 from app_api.assistants.test_chat import start_test_chat
-from app_api.dependencies import CurrentUser, KnowledgeDep, StateDep, StorageDep
+from app_api.dependencies import CurrentPermissions, CurrentUser, KnowledgeDep, StateDep, StorageDep
 from chat_http.errors import ErrorBody, error_responses
 
 __all__ = ["router"]
@@ -149,7 +149,11 @@ async def delete_shares(
     },
 )
 async def test_assistant_chat(
-    assistant_id: str, body: TestChatRequest, user: CurrentUser, state: StateDep
+    assistant_id: str,
+    body: TestChatRequest,
+    user: CurrentUser,
+    permissions: CurrentPermissions,
+    state: StateDep,
 ) -> EventSourceResponse:
     """Owner-only: a test turn over the assistant's knowledge with the default model; nothing is stored."""
     started = time.perf_counter()
@@ -159,6 +163,7 @@ async def test_assistant_chat(
         state.previews,
         state.settings,
         user,
+        permissions,
         assistant_id,
         body.message,
         started=started,

@@ -25,8 +25,9 @@ from chat_core.documents import DocumentStatus
 from chat_core.errors import BadRequestError, InvalidInputError, NotFoundError, PermissionDeniedError
 from chat_core.identity import User
 from chat_core.ids import AssistantId
-from chat_core.managed_models import ManagedModel, ModelProvider, can_use_model
+from chat_core.managed_models import ManagedModel, ModelProvider
 from chat_core.ports import DocumentRepository
+from chat_core.roles import UserPermissions, managed_model_allowed
 from chat_http.knowledge import KnowledgeBases
 from chat_storage import Storage
 
@@ -122,11 +123,11 @@ async def _require_complete_document(documents: DocumentRepository, assistant_id
             )
 
 
-async def _default_model(storage: Storage, settings: Settings, user: User) -> ManagedModel:
+async def _default_model(storage: Storage, settings: Settings, permissions: UserPermissions) -> ManagedModel:
     managed = await storage.managed_models.get_by_model_id(settings.default_model_id)
     if managed is None:
         raise NotFoundError(f"The default model {settings.default_model_id!r} is not available.")
-    if not can_use_model(managed, user):
+    if not managed_model_allowed(permissions, managed):
         raise PermissionDeniedError(f"You may not use the model {settings.default_model_id!r}.")
     return managed
 
@@ -156,6 +157,7 @@ async def start_test_chat(
     previews: PreviewChats,
     settings: Settings,
     user: User,
+    permissions: UserPermissions,
     assistant_id: str,
     message: str,
     *,
@@ -189,7 +191,7 @@ async def start_test_chat(
         )
     assistant = await load_for_owner(storage.assistants, user, assistant_id)
     await _require_complete_document(storage.documents, assistant.assistant_id)
-    managed = await _default_model(storage, settings, user)
+    managed = await _default_model(storage, settings, permissions)
     knowledge_base = await knowledge.get()
     hits = await knowledge_base.search(assistant.assistant_id, message, top_k=settings.rag_top_k)
     grounding = Grounding(question=message)
