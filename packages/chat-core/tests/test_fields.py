@@ -1,3 +1,4 @@
+from datetime import date
 from typing import Annotated
 
 import pytest
@@ -5,7 +6,7 @@ from pydantic import ValidationError
 
 from chat_core._base import CamelModel
 from chat_core.assistants import AssistantUpdate, Visibility
-from chat_core.fields import NOT_NULL, omittable
+from chat_core.fields import NOT_NULL, IsoDate, StrictBool, StrictFloat, StrictInt, omittable
 from chat_core.managed_models import ManagedModelUpdate
 
 
@@ -66,3 +67,37 @@ class TestUpdates:
             "cache_read_price_per_million_tokens": None,
             "knowledge_cutoff_date": None,
         }
+
+
+class Typed(CamelModel):
+    count: StrictInt = 0
+    price: StrictFloat = 0.0
+    flag: StrictBool = False
+    day: IsoDate | None = None
+
+
+class TestStrictTypes:
+    @pytest.mark.parametrize(
+        ("field", "value"),
+        [
+            ("count", True),
+            ("count", "3"),
+            ("count", 3.0),
+            ("price", True),
+            ("price", "1.5"),
+            ("flag", 0),
+            ("flag", "yes"),
+            ("day", 0),
+            ("day", "0"),
+            ("day", "2025-01-01T00:00:00"),
+        ],
+    )
+    def test_a_wrong_json_type_is_refused_naming_the_field(self, field: str, value: object) -> None:
+        with pytest.raises(ValidationError) as caught:
+            Typed.model_validate({field: value})
+        assert caught.value.errors()[0]["loc"] == (field,)
+
+    def test_the_right_types_pass(self) -> None:
+        typed = Typed.model_validate({"count": 3, "price": 3, "flag": True, "day": "2025-03-01"})
+        assert (typed.count, typed.price, typed.flag, typed.day) == (3, 3.0, True, date(2025, 3, 1))
+        assert Typed(day=date(2025, 3, 1)).day == date(2025, 3, 1)

@@ -46,10 +46,38 @@ class TestValidateEmail:
     def test_lowercases_and_strips(self) -> None:
         assert ids.validate_email("  Bob@Example.COM ") == "bob@example.com"
 
-    @pytest.mark.parametrize("value", ["", "bob", "a@b@c", "a b@c.d", "x/y@z.com", "a'@b.c"])
+    @pytest.mark.parametrize(
+        "value", ["", "bob", "a@b@c", "a b@c.d", "x/y@z.com", "a'@b.c", "a\x1cb@c.d", "a@b\x7f", "a@\ufeffb"]
+    )
     def test_rejects_malformed(self, value: str) -> None:
         with pytest.raises(InvalidInputError):
             ids.validate_email(value)
+
+    @pytest.mark.parametrize(
+        "value",
+        [
+            "bob@example.com",
+            " \tBob@Example.COM\n",
+            "",
+            "a b@c.d",
+            "a\x1cb@c.d",
+            "é@ü.de",
+            "a@b@c",
+        ],
+    )
+    def test_the_schema_pattern_accepts_exactly_what_validation_does(self, value: str) -> None:
+        try:
+            ids.validate_email(value)
+        except InvalidInputError:
+            accepted = False
+        else:
+            accepted = True
+        assert bool(re.fullmatch(ids.EMAIL_PATTERN, value)) is accepted
+
+    def test_the_schema_pattern_trims_only_ascii_blanks(self) -> None:
+        """Python also strips separators like U+001C; a schema never offers them (stricter is safe)."""
+        assert ids.validate_email("\x1ca@b.c") == "a@b.c"
+        assert not re.fullmatch(ids.EMAIL_PATTERN, "\x1ca@b.c")
 
 
 class TestNewIds:

@@ -216,6 +216,14 @@ class TestShares:
         assert remaining["sharedWith"] == ["carol@example.com"]
         check_error(bob.get(f"/assistants/{assistant['assistantId']}"), 404, "not_found")
 
+    def test_an_email_with_a_control_character_is_422(self, api: Api, check_error: CheckError) -> None:
+        alice = api()
+        assistant = create(alice)
+        response = alice.post(
+            f"/assistants/{assistant['assistantId']}/shares", json={"emails": ["a\u001cb@example.com"]}
+        )
+        check_error(response, 422, "validation_error")
+
     def test_bad_email_is_422(self, api: Api, check_error: CheckError) -> None:
         alice = api()
         assistant = create(alice)

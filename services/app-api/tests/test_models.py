@@ -74,6 +74,18 @@ class TestAdminCrud:
             assert error["field"] == field
         cleared = admin.put(f"/admin/managed-models/{model['id']}", json={"knowledgeCutoffDate": None})
         assert cleared.status_code == 200
+        for field, wrong in (
+            ("knowledgeCutoffDate", 0),
+            ("maxInputTokens", 1.0),
+            ("enabled", 1),
+            ("inputPricePerMillionTokens", "3"),
+        ):
+            error = check_error(
+                admin.put(f"/admin/managed-models/{model['id']}", json={field: wrong}),
+                422,
+                "validation_error",
+            )
+            assert error["field"] == field
 
     def test_non_admin_gets_403_on_every_admin_route(self, api: Api, check_error: CheckError) -> None:
         admin, user = api("root", roles=["admin"]), api("bob", roles=["staff"])

@@ -36,6 +36,17 @@ class TestMetadata:
         assert body["starred"] is True
         assert "userId" not in body
 
+    @pytest.mark.parametrize(
+        ("field", "value"), [("lastTemperature", False), ("starred", 0), ("title", None), ("tags", "work")]
+    )
+    def test_a_wrong_type_or_null_is_422_naming_the_field(
+        self, api: Api, check_error: CheckError, field: str, value: object
+    ) -> None:
+        alice = api()
+        error = check_error(alice.put("/sessions/s-1/metadata", json={field: value}), 422, "validation_error")
+        assert error["field"] == field
+        check_error(alice.get("/sessions/s-1/metadata"), 404, "not_found")  # nothing was written
+
     def test_get_returns_what_put_stored(self, api: Api) -> None:
         alice = api()
         put_metadata(alice, "s-1", title="Trip plans", tags=["travel"], lastModel="m-1")

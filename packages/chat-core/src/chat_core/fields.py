@@ -1,6 +1,6 @@
-"""Fields of partial updates: a field may be left out, but a non-nullable one may never be sent as null.
+"""Fields of request bodies: the right JSON types, and updates that may leave a field out but not null it.
 
-In Python an omitted field is `None` (and `exclude_unset` leaves it out of the change); on the wire
+Numbers and booleans are strict (`StrictInt`, `StrictFloat`, `StrictBool`). In a partial update, in Python an omitted field is `None` (and `exclude_unset` leaves it out of the change); on the wire
 the field is optional and not nullable, so an explicit `null` is a validation error that names the
 field, instead of reaching the entity and failing there.
 
@@ -10,12 +10,33 @@ field, instead of reaching the entity and failing there.
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from datetime import date
+from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field
+from pydantic import BeforeValidator, Field, Strict, StrictBool, StrictInt
 from pydantic_core import PydanticCustomError
 
-__all__ = ["NOT_NULL", "omittable"]
+__all__ = ["NOT_NULL", "IsoDate", "StrictBool", "StrictFloat", "StrictInt", "omittable"]
+
+StrictFloat = Annotated[float, Strict()]
+"""A JSON number (integers too), never `true` or `"1.5"`: request fields say what they take.
+
+With `StrictInt` (no `true`, `1.0` or `"1"`) and `StrictBool` (no `0`, `1` or `"yes"`), a wrong type
+in a request body is a validation error naming the field, not a value quietly converted."""
+
+
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _iso_date_text(value: object) -> object:
+    if isinstance(value, date) or (isinstance(value, str) and _ISO_DATE.fullmatch(value)):
+        return value
+    raise PydanticCustomError("date_type", "Input should be a date as YYYY-MM-DD")
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_date_text)]
+"""A calendar date written `YYYY-MM-DD` (JSON Schema's `format: date`), never a number or a timestamp."""
 
 
 def _reject_null(value: object) -> object:

@@ -15,6 +15,7 @@ from typing import NewType
 from chat_core.errors import InvalidInputError
 
 __all__ = [
+    "EMAIL_PATTERN",
     "AssistantId",
     "DocumentId",
     "ManagedModelId",
@@ -41,7 +42,15 @@ ManagedModelId = NewType("ManagedModelId", str)
 MessageId = NewType("MessageId", str)
 
 _ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@:+|-]{0,127}")
-_EMAIL_PATTERN = re.compile(r"[^@\s/\\\"']{1,128}@[^@\s/\\\"']{1,253}")
+_EMAIL_CHAR = (
+    "[^@/\\\\\"'\\x00-\\x20\\x7f-\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]"
+)
+"""Anything but `@`, slashes, quotes, control characters and white space (spelled out, so that the
+Python, JSON Schema and Rust regex dialects agree on it)."""
+_EMAIL_ADDRESS = f"{_EMAIL_CHAR}{{1,128}}@{_EMAIL_CHAR}{{1,253}}"
+_EMAIL_PATTERN = re.compile(_EMAIL_ADDRESS)
+EMAIL_PATTERN = f"^[ \\t\\n\\r\\f\\v]*{_EMAIL_ADDRESS}[ \\t\\n\\r\\f\\v]*$"
+"""What `validate_email` accepts, with the blanks it trims around it: a pattern for JSON Schemas."""
 
 
 def validate_id(value: str, *, field: str = "id") -> str:
@@ -59,11 +68,11 @@ def validate_id(value: str, *, field: str = "id") -> str:
 
 
 def validate_email(value: str, *, field: str = "email") -> str:
-    """Return the lowercased email, or raise `InvalidInputError` naming `field`."""
-    email = value.strip().lower()
+    """Return the trimmed, lowercased email, or raise `InvalidInputError` naming `field`."""
+    email = value.strip()
     if not _EMAIL_PATTERN.fullmatch(email):
         raise InvalidInputError(f"{field} {value[:60]!r} is not a valid email address.", field=field)
-    return email
+    return email.lower()
 
 
 def new_session_id() -> SessionId:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterable
-from datetime import date, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
@@ -13,7 +13,7 @@ from pydantic import Field, model_validator
 from chat_core._base import CamelModel
 from chat_core.clock import utc_now
 from chat_core.costs import PricingSnapshot
-from chat_core.fields import NOT_NULL, omittable
+from chat_core.fields import NOT_NULL, IsoDate, StrictBool, StrictFloat, StrictInt, omittable
 from chat_core.identity import User
 from chat_core.ids import ManagedModelId, new_managed_model_id
 from chat_core.limits import MODALITIES_MAX, ROLES_MAX, DisplayName, RoleName, ShortText
@@ -48,19 +48,19 @@ class _ManagedModelFields(CamelModel):
     provider_name: DisplayName
     input_modalities: list[ShortText] = Field(min_length=1, max_length=MODALITIES_MAX)
     output_modalities: list[ShortText] = Field(min_length=1, max_length=MODALITIES_MAX)
-    max_input_tokens: int = Field(ge=1)
-    max_output_tokens: int = Field(ge=1)
+    max_input_tokens: StrictInt = Field(ge=1)
+    max_output_tokens: StrictInt = Field(ge=1)
     allowed_app_roles: list[RoleName] = Field(default_factory=list, max_length=ROLES_MAX)
     available_to_roles: list[RoleName] = Field(default_factory=list, max_length=ROLES_MAX)
     """Deprecated JWT-role grant, still honoured."""
-    enabled: bool = True
-    input_price_per_million_tokens: float = Field(ge=0)
-    output_price_per_million_tokens: float = Field(ge=0)
-    cache_write_price_per_million_tokens: float | None = Field(default=None, ge=0)
-    cache_read_price_per_million_tokens: float | None = Field(default=None, ge=0)
-    is_reasoning_model: bool = False
-    knowledge_cutoff_date: date | None = None
-    supports_caching: bool | None = None
+    enabled: StrictBool = True
+    input_price_per_million_tokens: StrictFloat = Field(ge=0)
+    output_price_per_million_tokens: StrictFloat = Field(ge=0)
+    cache_write_price_per_million_tokens: StrictFloat | None = Field(default=None, ge=0)
+    cache_read_price_per_million_tokens: StrictFloat | None = Field(default=None, ge=0)
+    is_reasoning_model: StrictBool = False
+    knowledge_cutoff_date: IsoDate | None = None
+    supports_caching: StrictBool | None = None
     """Defaults to true for Bedrock models only."""
 
 
@@ -113,18 +113,18 @@ class ManagedModelUpdate(CamelModel):
     output_modalities: Annotated[list[ShortText] | None, NOT_NULL] = omittable(
         min_length=1, max_length=MODALITIES_MAX
     )
-    max_input_tokens: Annotated[int | None, NOT_NULL] = omittable(ge=1)
-    max_output_tokens: Annotated[int | None, NOT_NULL] = omittable(ge=1)
+    max_input_tokens: Annotated[StrictInt | None, NOT_NULL] = omittable(ge=1)
+    max_output_tokens: Annotated[StrictInt | None, NOT_NULL] = omittable(ge=1)
     allowed_app_roles: Annotated[list[RoleName] | None, NOT_NULL] = omittable(max_length=ROLES_MAX)
     available_to_roles: Annotated[list[RoleName] | None, NOT_NULL] = omittable(max_length=ROLES_MAX)
-    enabled: Annotated[bool | None, NOT_NULL] = omittable()
-    input_price_per_million_tokens: Annotated[float | None, NOT_NULL] = omittable(ge=0)
-    output_price_per_million_tokens: Annotated[float | None, NOT_NULL] = omittable(ge=0)
-    cache_write_price_per_million_tokens: float | None = Field(default=None, ge=0)
-    cache_read_price_per_million_tokens: float | None = Field(default=None, ge=0)
-    is_reasoning_model: Annotated[bool | None, NOT_NULL] = omittable()
-    knowledge_cutoff_date: date | None = None
-    supports_caching: bool | None = None
+    enabled: Annotated[StrictBool | None, NOT_NULL] = omittable()
+    input_price_per_million_tokens: Annotated[StrictFloat | None, NOT_NULL] = omittable(ge=0)
+    output_price_per_million_tokens: Annotated[StrictFloat | None, NOT_NULL] = omittable(ge=0)
+    cache_write_price_per_million_tokens: StrictFloat | None = Field(default=None, ge=0)
+    cache_read_price_per_million_tokens: StrictFloat | None = Field(default=None, ge=0)
+    is_reasoning_model: Annotated[StrictBool | None, NOT_NULL] = omittable()
+    knowledge_cutoff_date: IsoDate | None = None
+    supports_caching: StrictBool | None = None
 
 
 def can_use_model(model: ManagedModel, user: User) -> bool:

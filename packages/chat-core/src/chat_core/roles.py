@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Annotated, Self
+from typing import Annotated
 
-from pydantic import AfterValidator, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, Field, StringConstraints
 
 from chat_core._base import CamelModel
 from chat_core.clock import utc_now
 from chat_core.errors import PermissionDeniedError
+from chat_core.fields import NOT_NULL, StrictBool, StrictInt, omittable
 from chat_core.identity import User
 from chat_core.limits import clean_display_name
 from chat_core.managed_models import ManagedModel
@@ -75,8 +76,8 @@ class _RoleFields(CamelModel):
     )
     quota_tier: str | None = Field(default=None, max_length=100)
     """The quota tier this role puts its members in (the highest-priority role's tier wins)."""
-    priority: int = Field(default=0, ge=0, le=999)
-    enabled: bool = True
+    priority: StrictInt = Field(default=0, ge=0, le=999)
+    enabled: StrictBool = True
 
 
 class AppRoleCreate(_RoleFields):
@@ -88,28 +89,23 @@ class AppRoleCreate(_RoleFields):
 class AppRoleUpdate(CamelModel):
     """A partial change; only the fields sent are applied."""
 
-    display_name: (
-        Annotated[str, Field(min_length=1, max_length=100), AfterValidator(clean_display_name)] | None
-    ) = None
-    description: str | None = Field(default=None, max_length=500)
-    jwt_role_mappings: list[_Name] | None = Field(default=None, max_length=_MAX_GRANTS)
-    inherits_from: list[Annotated[str, StringConstraints(pattern=ROLE_ID_PATTERN, max_length=50)]] | None = (
-        Field(default=None, max_length=50)
-    )
-    granted_tools: list[_Name] | None = Field(default=None, max_length=_MAX_GRANTS)
-    granted_models: list[Annotated[str, StringConstraints(min_length=1, max_length=256)]] | None = Field(
-        default=None, max_length=_MAX_GRANTS
-    )
+    display_name: Annotated[
+        Annotated[str, Field(min_length=1, max_length=100), AfterValidator(clean_display_name)] | None,
+        NOT_NULL,
+    ] = omittable()
+    description: Annotated[str | None, NOT_NULL] = omittable(max_length=500)
+    jwt_role_mappings: Annotated[list[_Name] | None, NOT_NULL] = omittable(max_length=_MAX_GRANTS)
+    inherits_from: Annotated[
+        list[Annotated[str, StringConstraints(pattern=ROLE_ID_PATTERN, max_length=50)]] | None, NOT_NULL
+    ] = omittable(max_length=50)
+    granted_tools: Annotated[list[_Name] | None, NOT_NULL] = omittable(max_length=_MAX_GRANTS)
+    granted_models: Annotated[
+        list[Annotated[str, StringConstraints(min_length=1, max_length=256)]] | None, NOT_NULL
+    ] = omittable(max_length=_MAX_GRANTS)
     quota_tier: str | None = Field(default=None, max_length=100)
-    priority: int | None = Field(default=None, ge=0, le=999)
-    enabled: bool | None = None
-
-    @model_validator(mode="after")
-    def _no_nulls(self) -> Self:
-        for name in self.model_fields_set - {"quota_tier"}:
-            if getattr(self, name) is None:
-                raise ValueError(f"{name} cannot be null")
-        return self
+    """`null` clears it."""
+    priority: Annotated[StrictInt | None, NOT_NULL] = omittable(ge=0, le=999)
+    enabled: Annotated[StrictBool | None, NOT_NULL] = omittable()
 
 
 class AppRole(AppRoleCreate):

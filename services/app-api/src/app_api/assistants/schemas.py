@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import Field, StringConstraints
 
 from app_api.assistants.service import AssistantView
 from app_api.schemas import ApiModel
 from chat_core.assistants import AssistantCreate, AssistantStatus, AssistantUpdate, Visibility
 from chat_core.fields import NOT_NULL, omittable
+from chat_core.ids import EMAIL_PATTERN
 from chat_core.limits import EMAIL_MAX_CHARS, DisplayName
 
 __all__ = [
@@ -115,7 +116,9 @@ class AssistantPage(ApiModel):
 class ShareRequest(ApiModel):
     """`ShareAssistantRequest` / `UnshareAssistantRequest`."""
 
-    emails: list[Annotated[str, Field(max_length=EMAIL_MAX_CHARS)]] = Field(min_length=1, max_length=100)
+    emails: list[Annotated[str, StringConstraints(pattern=EMAIL_PATTERN, max_length=EMAIL_MAX_CHARS)]] = (
+        Field(min_length=1, max_length=100)
+    )
 
 
 class AssistantShares(ApiModel):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -10,6 +9,7 @@ from fastapi import APIRouter, Query
 from app_api.costs import service
 from app_api.dependencies import CurrentUser, StorageDep
 from chat_core.costs import UserCostSummary
+from chat_core.fields import IsoDate
 
 __all__ = ["router"]
 
@@ -33,8 +33,8 @@ async def read_cost_summary(
 async def read_cost_report(
     user: CurrentUser,
     storage: StorageDep,
-    start_date: Annotated[date, Query(description="First day, YYYY-MM-DD (UTC)")],
-    end_date: Annotated[date, Query(description="Last day, YYYY-MM-DD (UTC); at most 90 days in all")],
+    start_date: Annotated[IsoDate, Query(description="First day, YYYY-MM-DD (UTC)")],
+    end_date: Annotated[IsoDate, Query(description="Last day, YYYY-MM-DD (UTC); at most 90 days in all")],
 ) -> UserCostSummary:
     """The caller's usage and cost over a range of days, by model."""
     return await service.get_report(storage.costs, user, start_date, end_date)

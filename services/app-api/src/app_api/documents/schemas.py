@@ -8,6 +8,7 @@ from pydantic import Field
 
 from app_api.schemas import ApiModel
 from chat_core.documents import Document, DocumentStatus
+from chat_core.fields import StrictInt
 from chat_core.limits import FileName
 
 __all__ = ["DocumentCreate", "DocumentDownloadRead", "DocumentPage", "DocumentRead", "DocumentUploadRead"]
@@ -18,7 +19,7 @@ class DocumentCreate(ApiModel):
 
     filename: FileName
     content_type: str = Field(min_length=1, max_length=255)
-    size_bytes: int = Field(gt=0)
+    size_bytes: StrictInt = Field(gt=0)
 
 
 class DocumentUploadRead(ApiModel):

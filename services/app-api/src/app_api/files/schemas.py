@@ -7,6 +7,7 @@ from datetime import datetime
 from pydantic import Field
 
 from app_api.schemas import ApiModel
+from chat_core.fields import StrictInt
 from chat_core.files import FileStatus, FileUpload
 from chat_core.limits import FileName
 
@@ -19,7 +20,7 @@ class PresignRequest(ApiModel):
     session_id: str = Field(min_length=1, max_length=128)
     filename: FileName
     mime_type: str = Field(min_length=1, max_length=255)
-    size_bytes: int = Field(gt=0)
+    size_bytes: StrictInt = Field(gt=0)
 
 
 class PresignRead(ApiModel):

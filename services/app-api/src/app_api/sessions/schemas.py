@@ -9,7 +9,7 @@ from pydantic import Field
 
 from app_api.schemas import ApiModel
 from chat_core.costs import CostBreakdown, TokenUsage
-from chat_core.fields import NOT_NULL, omittable
+from chat_core.fields import NOT_NULL, StrictBool, StrictFloat, omittable
 from chat_core.limits import (
     ENABLED_TOOLS_MAX,
     ID_MAX_CHARS,
@@ -98,10 +98,10 @@ class SessionUpdateRequest(ApiModel):
 
     title: Annotated[DisplayName | None, NOT_NULL] = omittable()
     status: Annotated[SessionStatus | None, NOT_NULL] = omittable()
-    starred: Annotated[bool | None, NOT_NULL] = omittable()
+    starred: Annotated[StrictBool | None, NOT_NULL] = omittable()
     tags: Annotated[list[Tag] | None, NOT_NULL] = omittable(max_length=SESSION_TAGS_MAX)
     last_model: Annotated[str | None, NOT_NULL] = omittable(max_length=256)
-    last_temperature: Annotated[float | None, NOT_NULL] = omittable(ge=0, le=2)
+    last_temperature: Annotated[StrictFloat | None, NOT_NULL] = omittable(ge=0, le=2)
     enabled_tools: Annotated[list[ShortText] | None, NOT_NULL] = omittable(max_length=ENABLED_TOOLS_MAX)
     selected_prompt_id: Annotated[str | None, NOT_NULL] = omittable(max_length=256)
     custom_prompt_text: Annotated[str | None, NOT_NULL] = omittable(max_length=INSTRUCTIONS_MAX_CHARS)
