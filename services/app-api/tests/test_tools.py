@@ -134,6 +134,8 @@ class TestUserTools:
             "isGatewayTool",
             "icon",
         }
+        assert {tool["category"] for tool in listed["tools"]} == {"utilities"}  # the legacy categories
+        assert someone.get("/tools/catalog", params={"category": "utilities"}).json()["total"] == 2
         assert someone.get("/tools/catalog", params={"category": "search"}).json()["tools"] == []
         catalogue.delete("/admin/tools/calculator")
         assert [tool["toolId"] for tool in someone.get("/tools/catalog").json()["tools"]] == ["current_time"]

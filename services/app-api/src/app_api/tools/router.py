@@ -24,6 +24,7 @@ from app_api.tools.schemas import (
     AdminToolPage,
     AdminToolRead,
     CatalogPage,
+    LegacyCategory,
     SyncRead,
     ToolPermissionsRead,
     ToolPreferencesRead,
@@ -33,7 +34,7 @@ from app_api.tools.schemas import (
     UserToolsRead,
 )
 from chat_agent.tools.registry import ToolRegistry
-from chat_core.tools import ToolCategory, ToolCreate, ToolStatus, ToolUpdate
+from chat_core.tools import ToolCreate, ToolStatus, ToolUpdate
 from chat_http.dependencies import OfferedTools
 from chat_http.errors import error_responses
 from chat_http.permissions import RoleCatalogueCache, ToolCatalogueCache
@@ -88,9 +89,9 @@ async def update_tool_preferences(
 
 @router.get("/catalog", response_model=CatalogPage)
 async def read_catalog(
-    user: CurrentUser, offered: OfferedTools, category: ToolCategory | None = None
+    user: CurrentUser, offered: OfferedTools, category: LegacyCategory | None = None
 ) -> CatalogPage:
-    """The catalogue's tools (not disabled), as role forms list them for granting."""
+    """The catalogue's tools (not disabled), as role forms list them, in the legacy categories."""
     tools = service.catalog(offered, category)
     return CatalogPage(tools=tools, total=len(tools))
 

@@ -18,6 +18,7 @@ __all__ = [
     "AdminToolRead",
     "CatalogPage",
     "CatalogToolRead",
+    "LegacyCategory",
     "OrphanedTool",
     "SyncRead",
     "SyncedTool",
@@ -75,13 +76,17 @@ class ToolPreferencesRead(ApiModel):
     preferences: dict[str, bool]
 
 
+LegacyCategory = Literal["search", "browser", "data", "utilities", "code", "gateway"]
+"""The six categories of the original's legacy catalogue, which `GET /tools/catalog` still speaks."""
+
+
 class CatalogToolRead(ApiModel):
     """`LegacyToolResponse` (`GET /tools/catalog`): what role forms offer to grant."""
 
     tool_id: str
     name: str
     description: str
-    category: ToolCategory
+    category: LegacyCategory
     is_gateway_tool: bool
     icon: str | None
 

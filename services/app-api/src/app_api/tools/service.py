@@ -14,6 +14,7 @@ from app_api.roles import service as roles_service
 from app_api.tools.schemas import (
     AdminToolRead,
     CatalogToolRead,
+    LegacyCategory,
     OrphanedTool,
     SyncedTool,
     SyncRead,
@@ -58,6 +59,20 @@ __all__ = [
 ]
 
 _SYNC_DEPRECATES = frozenset({ToolStatus.ACTIVE, ToolStatus.COMING_SOON})
+_LEGACY_CATEGORIES: dict[ToolCategory, LegacyCategory] = {
+    ToolCategory.SEARCH: "search",
+    ToolCategory.RESEARCH: "search",
+    ToolCategory.BROWSER: "browser",
+    ToolCategory.DATA: "data",
+    ToolCategory.VISUALIZATION: "data",
+    ToolCategory.DOCUMENT: "data",
+    ToolCategory.FINANCE: "data",
+    ToolCategory.CODE: "code",
+    ToolCategory.GATEWAY: "gateway",
+    ToolCategory.UTILITY: "utilities",
+    ToolCategory.CUSTOM: "utilities",
+}
+"""The catalogue's categories in the legacy catalogue's six (`GET /tools/catalog` speaks those)."""
 _USER_FIELDS: set[str] = {
     "tool_id",
     "display_name",
@@ -133,19 +148,19 @@ async def save_preferences(
     return saved.enabled
 
 
-def catalog(offered: Mapping[str, ToolDefinition], category: ToolCategory | None) -> list[CatalogToolRead]:
-    """The entries role forms may grant (not disabled), by id."""
+def catalog(offered: Mapping[str, ToolDefinition], category: LegacyCategory | None) -> list[CatalogToolRead]:
+    """The entries role forms may grant (not disabled), by id, in the legacy catalogue's categories."""
     return [
         CatalogToolRead(
             tool_id=tool.tool_id,
             name=tool.display_name,
             description=tool.description,
-            category=tool.category,
+            category=_LEGACY_CATEGORIES[tool.category],
             is_gateway_tool=tool.protocol == ToolProtocol.MCP,
             icon=tool.icon,
         )
         for tool in sorted(offered.values(), key=lambda entry: entry.tool_id)
-        if tool.status != ToolStatus.DISABLED and category in (None, tool.category)
+        if tool.status != ToolStatus.DISABLED and category in (None, _LEGACY_CATEGORIES[tool.category])
     ]
 
 
