@@ -6,6 +6,10 @@ process sends each request kind with a fixed number of requests in flight. Acces
 to WARNING so the log sink is not what is measured. Both processes share the machine's cores, so the
 server's own CPU time per request (from `/proc`) is reported too: it does not depend on other load.
 
+`GET /sessions` is also measured against its floor: a bare FastAPI app (same uvicorn) returning the
+same JSON through the same pydantic response model, from memory, with no auth and no storage; both
+servers' CPU per request is printed with the ratio and the target.
+
     uv run python bench/app_api.py [--requests 2000] [--concurrency 8]
 """
 
@@ -74,6 +78,70 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def serve_floor(port: int, page_file: str) -> None:
+    """The floor of `GET /sessions`: the same JSON through the same response model, from memory."""
+    import uvicorn
+    from fastapi import FastAPI
+
+    from app_api.sessions.schemas import SessionPage
+
+    page = SessionPage.model_validate_json(Path(page_file).read_text())
+    app = FastAPI()
+
+    @app.get("/sessions", response_model=SessionPage)
+    async def read_sessions() -> SessionPage:
+        return page
+
+    @app.get("/health")
+    async def health() -> dict[str, str]:
+        return {"status": "healthy"}
+
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+def start_floor(port: int, page_file: Path) -> subprocess.Popen[bytes]:
+    # -P: not this script's folder first on the path, where `app_api` would be this file
+    process = subprocess.Popen([sys.executable, "-P", __file__, "--floor", str(port), str(page_file)])
+    wait_for_health(port, process)
+    return process
+
+
+def wait_for_health(port: int, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise
+        time.sleep(0.1)
+
+
+async def sessions_beside_floor(
+    base_url: str, server_pid: int, floor_url: str, floor_pid: int, *, requests: int, concurrency: int
+) -> tuple[float, float]:
+    """CPU per `GET /sessions` request (ms) of app-api and of the floor, measured alternately (ABBA)."""
+    token = mint_dev_token(SECRET, user_id=USER, email="bench@example.com", roles=["staff"])
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    cpu: dict[str, list[float]] = {"ours": [], "floor": []}
+    async with (
+        httpx.AsyncClient(
+            base_url=base_url, headers={"Authorization": f"Bearer {token}"}, limits=limits
+        ) as ours,
+        httpx.AsyncClient(base_url=floor_url, limits=limits) as floor,
+    ):
+        servers = {"ours": (ours, server_pid), "floor": (floor, floor_pid)}
+        for name in ("ours", "floor", "floor", "ours"):
+            client, pid = servers[name]
+            send = lambda c: c.get("/sessions", params={"limit": 50})  # noqa: E731
+            await measure(client, send, requests=200, concurrency=concurrency)  # warm-up
+            before = cpu_seconds(pid)
+            await measure(client, send, requests=requests, concurrency=concurrency)
+            cpu[name].append((cpu_seconds(pid) - before) * 1000 / requests)
+    return statistics.mean(cpu["ours"]), statistics.mean(cpu["floor"])
+
+
 def start_server(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
     env = os.environ | {
         "CHAT_DATA_DIR": str(data_dir),
@@ -82,15 +150,8 @@ def start_server(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
         "CHAT_LOG_LEVEL": "WARNING",
     }
     process = subprocess.Popen([sys.executable, "-m", "app_api", "--port", str(port)], env=env)
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                return process
-        except httpx.TransportError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise
-        time.sleep(0.1)
+    wait_for_health(port, process)
+    return process
 
 
 async def measure(
@@ -150,27 +211,48 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--requests", type=int, default=2000, help="requests per operation")
     parser.add_argument("--concurrency", type=int, default=8, help="requests in flight")
+    parser.add_argument("--floor", nargs=2, metavar=("PORT", "PAGE_FILE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.floor:
+        serve_floor(int(args.floor[0]), args.floor[1])
+        return
+    load = os.getloadavg()[0]
     random.seed(7)
     with tempfile.TemporaryDirectory() as directory:
         data_dir = Path(directory)
         started = time.perf_counter()
         asyncio.run(seed(data_dir))
         seeded = time.perf_counter() - started
-        port = free_port()
+        port, floor_port = free_port(), free_port()
         server = start_server(data_dir, port)
+        floor: subprocess.Popen[bytes] | None = None
         try:
+            base_url = f"http://127.0.0.1:{port}"
             results = asyncio.run(
-                run(
-                    f"http://127.0.0.1:{port}",
+                run(base_url, server.pid, requests=args.requests, concurrency=args.concurrency)
+            )
+            token = mint_dev_token(SECRET, user_id=USER, email="bench@example.com", roles=["staff"])
+            page = httpx.get(
+                f"{base_url}/sessions", params={"limit": 50}, headers={"Authorization": f"Bearer {token}"}
+            )
+            page_file = data_dir / "sessions-page.json"
+            page_file.write_bytes(page.content)
+            floor = start_floor(floor_port, page_file)
+            ours_cpu, floor_cpu = asyncio.run(
+                sessions_beside_floor(
+                    base_url,
                     server.pid,
+                    f"http://127.0.0.1:{floor_port}",
+                    floor.pid,
                     requests=args.requests,
                     concurrency=args.concurrency,
                 )
             )
         finally:
-            server.terminate()
-            server.wait(timeout=30)
+            for process in (server, floor):
+                if process is not None:
+                    process.terminate()
+                    process.wait(timeout=30)
     print(
         f"app-api on the embedded default (SQLite), one uvicorn worker, httpx client on loopback; "
         f"{args.requests} requests per operation, {args.concurrency} in flight; "
@@ -180,6 +262,14 @@ def main() -> None:
     print("|---|---:|---:|---:|---:|")
     for name, rate, p50, p99, cpu_ms in results:
         print(f"| {name} | {rate:,.0f} | {p50:.1f} | {p99:.1f} | {cpu_ms:.2f} |")
+    print(
+        f"\n`GET /sessions` (newest 50 of {SESSIONS:,}) beside its floor, server CPU per request, mean of "
+        f"two runs each (ABBA); load average {load:.1f} at the start, {os.getloadavg()[0]:.1f} at the end.\n"
+    )
+    print("| measure | floor | app-api | ratio | target |\n|---|---:|---:|---:|---|")
+    print(
+        f"| server CPU per request (ms) | {floor_cpu:.2f} | {ours_cpu:.2f} | {ours_cpu / floor_cpu:.2f}x | <= 2x |"
+    )
 
 
 if __name__ == "__main__":

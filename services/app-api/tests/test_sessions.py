@@ -374,3 +374,32 @@ class TestBounds:
         upload = alice.get("/files", params={"sessionId": "s-1", "status": "any"}).json()
         assert presign["uploadId"]
         assert all("\u202e" not in item["filename"] for item in upload["files"])
+class TestSessionPageJson:
+    def test_the_listing_json_is_what_the_response_model_gives(self) -> None:
+        import json
+        from datetime import UTC, datetime
+
+        from app_api.sessions.schemas import SessionPage, SessionRead
+        from chat_core.pagination import Page
+        from chat_core.sessions import SessionMetadata
+
+        sessions = [
+            SessionMetadata.model_validate(
+                {
+                    "session_id": "s-1",
+                    "user_id": "alice",
+                    "title": 'Été « ünïcode » \u2028 "quoted"',
+                    "created_at": datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC),
+                    "last_message_at": datetime(2026, 1, 3, tzinfo=UTC),
+                    "message_count": 3,
+                    "tags": ["a", "b"],
+                    "preferences": {"lastModel": "m", "lastTemperature": 0.7, "customKey": {"x": [1, None]}},
+                }
+            ),
+            SessionMetadata.model_validate({"session_id": "s-2", "user_id": "alice", "starred": True}),
+        ]
+        for cursor in ("next-page", None):
+            page = Page[SessionMetadata](items=sessions, next_cursor=cursor)
+            expected = SessionPage(sessions=[SessionRead.of(item) for item in sessions], next_token=cursor)
+            assert json.loads(SessionPage.json_of(page)) == expected.model_dump(mode="json", by_alias=True)
+            assert b"alice" not in SessionPage.json_of(page)

@@ -8,7 +8,7 @@ import sqlite3
 from datetime import datetime
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from chat_core.errors import ConflictError, InvalidInputError
 from chat_core.ids import SessionId, UserId, validate_id
@@ -20,7 +20,7 @@ from chat_core.sessions import (
     SessionUpdate,
     merge_preferences,
 )
-from chat_storage.local._db import Database, Transaction, from_db_time, to_db_time, utc_now
+from chat_storage.local._db import Database, Transaction, to_db_time, utc_now
 
 __all__ = ["LocalSessionRepository"]
 
@@ -29,27 +29,19 @@ _COLUMNS = (
     "preferences, deleted, deleted_at, version, sort_at"
 )
 INSERT_SESSION = f"INSERT INTO sessions ({_COLUMNS}) VALUES ({', '.join('?' * 14)})"  # noqa: S608 (constants and placeholders only)  # nosec B608
-_SELECT = f"SELECT {_COLUMNS} FROM sessions WHERE user_id = ? AND session_id = ?"  # noqa: S608 (constants and placeholders only)  # nosec B608
+_AS_JSON = (
+    "json_object('sessionId', session_id, 'userId', user_id, 'title', title, 'status', status, "
+    "'createdAt', created_at, 'lastMessageAt', last_message_at, 'messageCount', message_count, "
+    "'starred', starred, 'tags', json(tags), 'preferences', json(preferences), 'deleted', deleted, "
+    "'deletedAt', deleted_at, 'version', version) AS body"
+)
+"""A row as the JSON of its `SessionMetadata`, built by SQLite, so pydantic validates it in one call."""
+_SELECT = f"SELECT {_COLUMNS}, {_AS_JSON} FROM sessions WHERE user_id = ? AND session_id = ?"  # noqa: S608 (constants and placeholders only)  # nosec B608
+_SESSION_LIST: TypeAdapter[list[SessionMetadata]] = TypeAdapter(list[SessionMetadata])
 
 
 def _session_from_row(row: sqlite3.Row) -> SessionMetadata:
-    last = row["last_message_at"]
-    deleted_at = row["deleted_at"]
-    return SessionMetadata(
-        session_id=SessionId(row["session_id"]),
-        user_id=UserId(row["user_id"]),
-        title=row["title"],
-        status=SessionStatus(row["status"]),
-        created_at=from_db_time(row["created_at"]),
-        last_message_at=from_db_time(last) if last else None,
-        message_count=row["message_count"],
-        starred=bool(row["starred"]),
-        tags=json.loads(row["tags"]),
-        preferences=SessionPreferences.model_validate_json(row["preferences"]),
-        deleted=bool(row["deleted"]),
-        deleted_at=from_db_time(deleted_at) if deleted_at else None,
-        version=row["version"],
-    )
+    return SessionMetadata.model_validate_json(row["body"])
 
 
 def session_row(session: SessionMetadata, preferences: dict[str, Any]) -> tuple[object, ...]:
@@ -125,11 +117,13 @@ class LocalSessionRepository:
             after = "AND (sort_at, session_id) < (?, ?)"
             params += [position["t"], position["s"]]
         rows = await self._db.fetch_all(
-            f"SELECT {_COLUMNS} FROM sessions WHERE user_id = ? AND status = 'active' AND deleted = 0 "  # noqa: S608 (constants and placeholders only)  # nosec B608
+            f"SELECT sort_at, session_id, {_AS_JSON} FROM sessions "  # noqa: S608 (constants and placeholders only)  # nosec B608
+            "WHERE user_id = ? AND status = 'active' AND deleted = 0 "
             f"{after} ORDER BY sort_at DESC, session_id DESC LIMIT ?",
             [*params, limit + 1],
         )
-        items = [_session_from_row(row) for row in rows[:limit]]
+        # One validation of the whole page (in pydantic's core), not one per row.
+        items = _SESSION_LIST.validate_json(f"[{','.join(row['body'] for row in rows[:limit])}]")
         next_cursor = None
         if len(rows) > limit:
             last = rows[limit - 1]

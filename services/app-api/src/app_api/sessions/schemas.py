@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Annotated, Any, Final, Literal
 
-from pydantic import Field
+from pydantic import Field, TypeAdapter
 
 from app_api.schemas import ApiModel
 from chat_core.costs import CostBreakdown, TokenUsage
@@ -31,6 +32,7 @@ from chat_core.messages import (
     ModelInfo,
     Role,
 )
+from chat_core.pagination import Page
 from chat_core.sessions import SessionMetadata, SessionPreferences, SessionStatus, SessionUpdate
 
 __all__ = [
@@ -46,6 +48,8 @@ __all__ = [
     "SessionRead",
     "SessionUpdateRequest",
 ]
+
+_SESSIONS: TypeAdapter[list[SessionMetadata]] = TypeAdapter(list[SessionMetadata])
 
 _PREFERENCE_FIELDS = (
     "last_model",
@@ -85,6 +89,17 @@ class SessionPage(ApiModel):
 
     sessions: list[SessionRead]
     next_token: str | None = None
+
+    @staticmethod
+    def json_of(page: Page[SessionMetadata]) -> bytes:
+        """The JSON of the `SessionPage` of `page`, serialised straight from the stored sessions.
+
+        `SessionRead` is `SessionMetadata` without `userId` (same names, types and order), so the
+        sessions are dumped once, leaving that field out, instead of being converted into `SessionRead`
+        models and validated again: the listing's largest cost.
+        """
+        sessions = _SESSIONS.dump_json(page.items, by_alias=True, exclude={"__all__": {"user_id"}})
+        return b'{"sessions":%s,"nextToken":%s}' % (sessions, json.dumps(page.next_cursor).encode())
 
 
 PreferenceKey = Annotated[str, Field(min_length=1, max_length=64)]
