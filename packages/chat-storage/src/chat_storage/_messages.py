@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
+
+from pydantic import TypeAdapter
 
 from chat_core.ids import SessionId, message_id
 from chat_core.messages import Message, MessageDraft
 
-__all__ = ["message_body", "stored_message"]
+__all__ = ["message_body", "messages_from_json", "stored_message"]
+
+_MESSAGES: TypeAdapter[list[Message]] = TypeAdapter(list[Message])
+
+
+def messages_from_json(bodies: Iterable[str]) -> list[Message]:
+    """Stored message bodies as messages, validated in one call (in pydantic's core, not per message)."""
+    return _MESSAGES.validate_json(f"[{','.join(bodies)}]")
 
 
 def message_body(draft_json: str, session_id: SessionId, index: int) -> str:

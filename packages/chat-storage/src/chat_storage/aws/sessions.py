@@ -23,6 +23,7 @@ from chat_core.sessions import (
     SessionUpdate,
     merge_preferences,
 )
+from chat_storage._messages import messages_from_json
 from chat_storage.aws._errors import Rejected, call, conditional, transact
 from chat_storage.aws._items import (
     Item,
@@ -515,4 +516,4 @@ class DynamoMessageRepository:
             if not response.get("LastEvaluatedKey"):
                 break
             request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-        return [Message.model_validate_json(item["body"]["S"]) for item in reversed(newest_first)]
+        return messages_from_json(item["body"]["S"] for item in reversed(newest_first))

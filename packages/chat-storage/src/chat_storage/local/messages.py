@@ -10,7 +10,7 @@ from chat_core.errors import InvalidInputError
 from chat_core.ids import SessionId, UserId, validate_id
 from chat_core.messages import Message, MessageDraft
 from chat_core.pagination import CursorCodec, Page, validate_limit
-from chat_storage._messages import message_body, stored_message
+from chat_storage._messages import message_body, messages_from_json, stored_message
 from chat_storage.local._db import Database
 
 __all__ = ["LocalMessageRepository"]
@@ -88,4 +88,4 @@ class LocalMessageRepository:
             "SELECT body FROM messages WHERE user_id = ? AND session_id = ? ORDER BY idx DESC LIMIT ?",
             (user_id, session_id, limit),
         )
-        return [Message.model_validate_json(row["body"]) for row in reversed(rows)]
+        return messages_from_json(row["body"] for row in reversed(rows))
