@@ -374,6 +374,8 @@ class TestBounds:
         upload = alice.get("/files", params={"sessionId": "s-1", "status": "any"}).json()
         assert presign["uploadId"]
         assert all("\u202e" not in item["filename"] for item in upload["files"])
+
+
 class TestSessionPageJson:
     def test_the_listing_json_is_what_the_response_model_gives(self) -> None:
         import json
