@@ -121,14 +121,16 @@ class TestMigrations:
 
     @pytest.mark.asyncio
     async def test_concurrent_openers_migrate_once(self, tmp_path: Path) -> None:
-        config = LocalStorageConfig(data_dir=tmp_path / "data")
+        """Openers racing on a new file all wait for the one switching it to WAL (none is refused)."""
+        for attempt in range(10):
+            config = LocalStorageConfig(data_dir=tmp_path / f"data-{attempt}")
 
-        async def open_and_ping() -> None:
-            async with open_storage(config) as storage:
-                await storage.ping()
+            async def open_and_ping(config: LocalStorageConfig = config) -> None:
+                async with open_storage(config) as storage:
+                    await storage.ping()
 
-        await asyncio.gather(*(open_and_ping() for _ in range(4)))
-        assert schema_version(tmp_path / "data") == SCHEMA_VERSION
+            await asyncio.gather(*(open_and_ping() for _ in range(8)))
+            assert schema_version(config.data_dir) == SCHEMA_VERSION
 
     @pytest.mark.asyncio
     async def test_a_file_from_a_newer_version_is_refused(self, tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, contextmanager
@@ -169,7 +170,7 @@ class Database:
                 reader = await aiosqlite.connect(path, isolation_level=None)
             reader.row_factory = sqlite3.Row
             with translate_errors():
-                await reader.executescript(_pragmas(busy_timeout_ms))
+                await reader.executescript(_connection_pragmas(busy_timeout_ms))
         except BaseException:
             if reader is not None:
                 await reader.close()
@@ -236,13 +237,13 @@ class Database:
                 raise
 
 
-def _pragmas(busy_timeout_ms: int) -> str:
-    # NORMAL is durable across application crashes in WAL mode; only an OS crash or power loss may
-    # lose the last commits (https://sqlite.org/pragma.html#pragma_synchronous).
-    return (
-        f"PRAGMA busy_timeout = {int(busy_timeout_ms)}; PRAGMA journal_mode = WAL; "
-        "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;"
-    )
+def _connection_pragmas(busy_timeout_ms: int) -> str:
+    return f"PRAGMA busy_timeout = {int(busy_timeout_ms)}; PRAGMA foreign_keys = ON;"
+
+
+# NORMAL is durable across application crashes in WAL mode; only an OS crash or power loss may
+# lose the last commits (https://sqlite.org/pragma.html#pragma_synchronous).
+_WRITER_PRAGMAS = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
 
 
 def _connect_writer(path: Path, busy_timeout_ms: int) -> sqlite3.Connection:
@@ -250,11 +251,30 @@ def _connect_writer(path: Path, busy_timeout_ms: int) -> sqlite3.Connection:
         connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         try:
             connection.row_factory = sqlite3.Row
-            connection.executescript(_pragmas(busy_timeout_ms))
+            connection.executescript(_connection_pragmas(busy_timeout_ms))
+            _switch_to_wal(connection, deadline=time.monotonic() + busy_timeout_ms / 1000)
         except BaseException:
             connection.close()
             raise
     return connection
+
+
+def _switch_to_wal(connection: sqlite3.Connection, *, deadline: float) -> None:
+    """Set WAL mode, retrying while another opener holds the file until `deadline`.
+
+    Switching a new file to WAL needs an exclusive lock, and SQLite answers "locked" at once instead
+    of waiting in the busy handler when openers race for it, so the wait is done here.
+    """
+    pause = 0.005
+    while True:
+        try:
+            connection.executescript(_WRITER_PRAGMAS)
+            return
+        except sqlite3.OperationalError as exc:
+            if not _unavailable(exc) or time.monotonic() + pause > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.1)
 
 
 def _execute(connection: sqlite3.Connection, sql: str) -> None:
