@@ -136,9 +136,11 @@ class RecordingDocuments:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
 
-    async def update_progress(self, assistant_id: Any, document_id: Any, progress: DocumentProgress) -> Any:
+    async def update_progress(
+        self, assistant_id: Any, document_id: Any, progress: DocumentProgress, **lease: Any
+    ) -> Any:
         self.updates.append(progress)
-        return await self._inner.update_progress(assistant_id, document_id, progress)
+        return await self._inner.update_progress(assistant_id, document_id, progress, **lease)
 
 
 class TestProgress:
@@ -252,10 +254,13 @@ class TestReconciler:
             reconciler = DocumentReconciler(
                 storage.documents, storage.blobs, Queue(), interval=1, upload_expires_in=900
             )
-            assert await reconciler.run_once() == 1
+            assert await reconciler.run_once() == 2
             page = await storage.documents.list(AssistantId("ast-000000000001"))
             states = {d.document_id: d for d in page.items}
-        assert queued == ["DOC-000000000001"]
+        assert queued == [
+            "DOC-000000000001",
+            "DOC-000000000005",
+        ]  # an arrival, and a cut ingestion (no lease)
         assert states["DOC-000000000002"].status is DocumentStatus.UPLOADING
         assert states["DOC-000000000003"].status is DocumentStatus.FAILED
         assert "Upload the file again" in (states["DOC-000000000003"].error_message or "")
@@ -283,6 +288,7 @@ class CountingKnowledge:
     """Stands in for the knowledge base to observe how many ingestions overlap (per assistant and overall)."""
 
     def __init__(self) -> None:
+        self.calls = 0
         self.running: dict[str, int] = {}
         self.most_per_assistant = 0
         self.most_overall = 0
@@ -293,6 +299,7 @@ class CountingKnowledge:
     async def ingest(self, assistant_id: str, document_id: str, **_: Any) -> Any:
         from chat_rag import IngestResult
 
+        self.calls += 1
         self.running[assistant_id] = self.running.get(assistant_id, 0) + 1
         self.most_per_assistant = max(self.most_per_assistant, self.running[assistant_id])
         self.most_overall = max(self.most_overall, sum(self.running.values()))
@@ -394,3 +401,240 @@ class TestMetrics:
         assert metric(text, "chat_storage_operation_duration_seconds_count", **progress) >= 4
         assert grant["documentId"] not in text
         assert assistant_id not in text
+
+
+def chunk_rows(data_dir: Path, assistant_id: str, document_id: str) -> int:
+    """Chunks the knowledge base holds for one document, counted in its SQLite file."""
+    import sqlite3
+
+    from chat_rag.index.sqlite import SqliteChunkIndex
+
+    path = SqliteChunkIndex(SqliteIndexConfig(data_dir=data_dir)).path_of(assistant_id)
+    with sqlite3.connect(path) as connection:
+        (count,) = connection.execute(
+            "SELECT COUNT(*) FROM chunks WHERE document_id = ?", (document_id,)
+        ).fetchone()
+    return int(count)
+
+
+def a_document(assistant: str = "ast-00000000000c", number: int = 1, size: int = len(TEXT)) -> Document:
+    document_id = f"DOC-{number:012d}"
+    return Document(
+        document_id=DocumentId(document_id),
+        assistant_id=AssistantId(assistant),
+        filename="otters.txt",
+        content_type="text/plain",
+        size_bytes=size,
+        storage_key=f"assistants/{assistant}/documents/{document_id}/otters.txt",
+    )
+
+
+async def cut_by_a_dead_process(storage: Any, document: Document, *, times: int = 1) -> None:
+    """Leave `document` as a process that died mid-embedding would: leased (expired), `embedding`."""
+    past = datetime.now(UTC) - timedelta(seconds=1)
+    for attempt in range(times):
+        dead = f"dead-{attempt}"
+        assert await storage.documents.acquire_lease(
+            document.assistant_id, document.document_id, holder=dead, expires_at=past
+        )
+        progress = DocumentProgress(status=DocumentStatus.EMBEDDING, chunk_count=9, chunks_done=3)
+        assert await storage.documents.update_progress(
+            document.assistant_id, document.document_id, progress, holder=dead
+        )
+
+
+class SlowKnowledge:
+    """Stands in for the knowledge base with an ingestion that lasts `seconds` (or until cancelled)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.calls = 0
+        self.started = asyncio.Event()
+
+    async def get(self) -> SlowKnowledge:
+        return self
+
+    async def ingest(self, assistant_id: str, document_id: str, **_: Any) -> Any:
+        from chat_rag import IngestResult
+
+        self.calls += 1
+        self.started.set()
+        await asyncio.sleep(self.seconds)
+        return IngestResult(chunk_count=1, content_hash="0" * 64, skipped=False)
+
+
+class TestLease:
+    @pytest.mark.asyncio
+    async def test_two_processes_never_ingest_one_document_at_once(self, tmp_path: Path) -> None:
+        """Two runners on two storage handles (two replicas on one database) start the same document."""
+        from app_api.documents.ingestion import IngestionRunner
+
+        knowledge = CountingKnowledge()
+        config = LocalStorageConfig(data_dir=tmp_path, blob_signing_secret=SecretStr("s"))
+        async with open_storage(config) as first, open_storage(config) as second:
+            document = a_document(size=1)
+            await first.documents.create(document)
+            await first.blobs.put(document.storage_key, b"x", content_type="text/plain")
+            runners = [
+                IngestionRunner(handle.documents, handle.blobs, knowledge, concurrency=2)  # type: ignore[arg-type]
+                for handle in (first, second, first, second)
+            ]
+            for runner in runners:
+                assert runner.start(document)
+            for runner in runners:
+                await runner.wait(document.assistant_id, document.document_id)
+            stored = await first.documents.get(document.assistant_id, document.document_id)
+        assert knowledge.calls == 1
+        assert stored is not None
+        assert (stored.status, stored.lease_holder, stored.ingest_attempts) == (
+            DocumentStatus.COMPLETE,
+            None,
+            0,
+        )
+
+    @pytest.mark.asyncio
+    async def test_a_cut_ingestion_is_resumed_once_without_duplicate_chunks(self, tmp_path: Path) -> None:
+        """The dead process had already indexed the chunks: the resumed ingestion replaces, never adds."""
+        from app_api.documents.ingestion import IngestionRunner
+
+        knowledge = KnowledgeBases(
+            RagConfig(index=SqliteIndexConfig(data_dir=tmp_path), chunk_tokens=32, chunk_overlap_tokens=4)
+        )
+        config = LocalStorageConfig(data_dir=tmp_path, blob_signing_secret=SecretStr("s"))
+        try:
+            async with open_storage(config) as storage:
+                document = a_document()
+                await storage.documents.create(document)
+                await storage.blobs.put(document.storage_key, TEXT.encode(), content_type="text/plain")
+                knowledge_base = await knowledge.get()
+                indexed = await knowledge_base.ingest(
+                    document.assistant_id, document.document_id, filename="otters.txt",
+                    content_type="text/plain", data=TEXT.encode(),
+                )  # fmt: skip
+                await cut_by_a_dead_process(storage, document)
+                runner = IngestionRunner(storage.documents, storage.blobs, knowledge, concurrency=1)
+                reconciler = DocumentReconciler(
+                    storage.documents, storage.blobs, runner, interval=1, upload_expires_in=900
+                )
+                assert await reconciler.run_once() == 1
+                await runner.wait(document.assistant_id, document.document_id)
+                assert await reconciler.run_once() == 0  # finished: nothing left to resume
+                resumed = await storage.documents.get(document.assistant_id, document.document_id)
+        finally:
+            await knowledge.aclose()
+        assert resumed is not None
+        assert (resumed.status, resumed.chunk_count) == (DocumentStatus.COMPLETE, indexed.chunk_count)
+        assert chunk_rows(tmp_path, document.assistant_id, document.document_id) == indexed.chunk_count
+
+    @pytest.mark.asyncio
+    async def test_an_ingestion_longer_than_its_lease_keeps_it_by_its_heartbeat(self, tmp_path: Path) -> None:
+        from app_api.documents.ingestion import IngestionRunner
+
+        knowledge = SlowKnowledge(seconds=1.0)
+        config = LocalStorageConfig(data_dir=tmp_path, blob_signing_secret=SecretStr("s"))
+        async with open_storage(config) as first, open_storage(config) as second:
+            document = a_document(size=1)
+            await first.documents.create(document)
+            await first.blobs.put(document.storage_key, b"x", content_type="text/plain")
+            lease = timedelta(seconds=0.3)
+            working = IngestionRunner(first.documents, first.blobs, knowledge, concurrency=1, lease=lease)  # type: ignore[arg-type]
+            other = IngestionRunner(second.documents, second.blobs, knowledge, concurrency=1, lease=lease)  # type: ignore[arg-type]
+            working.start(document)
+            await knowledge.started.wait()
+            await asyncio.sleep(0.6)  # two lease lengths: only the heartbeat keeps it
+            held = await second.documents.get(document.assistant_id, document.document_id)
+            assert held is not None
+            assert held.lease_live(datetime.now(UTC))
+            other.start(document)
+            await other.wait(document.assistant_id, document.document_id)
+            await working.wait(document.assistant_id, document.document_id)
+            stored = await first.documents.get(document.assistant_id, document.document_id)
+        assert knowledge.calls == 1
+        assert stored is not None
+        assert stored.status is DocumentStatus.COMPLETE
+
+    @pytest.mark.asyncio
+    async def test_a_stopping_process_hands_its_lease_back_to_be_resumed_at_once(
+        self, tmp_path: Path
+    ) -> None:
+        from app_api.documents.ingestion import IngestionRunner
+
+        knowledge = SlowKnowledge(seconds=60)
+        config = LocalStorageConfig(data_dir=tmp_path, blob_signing_secret=SecretStr("s"))
+        async with open_storage(config) as storage:
+            document = a_document(size=1)
+            await storage.documents.create(document)
+            await storage.blobs.put(document.storage_key, b"x", content_type="text/plain")
+            stopping = IngestionRunner(storage.documents, storage.blobs, knowledge, concurrency=1)  # type: ignore[arg-type]
+            stopping.start(document)
+            await knowledge.started.wait()
+            await stopping.aclose()  # as shutdown does
+            left = await storage.documents.get(document.assistant_id, document.document_id)
+            assert left is not None
+            assert left.status is DocumentStatus.CHUNKING
+            assert not left.lease_live(datetime.now(UTC))
+            knowledge.seconds = 0
+            next_process = IngestionRunner(storage.documents, storage.blobs, knowledge, concurrency=1)  # type: ignore[arg-type]
+            reconciler = DocumentReconciler(
+                storage.documents, storage.blobs, next_process, interval=1, upload_expires_in=900
+            )
+            assert await reconciler.run_once() == 1
+            await next_process.wait(document.assistant_id, document.document_id)
+            resumed = await storage.documents.get(document.assistant_id, document.document_id)
+        assert resumed is not None
+        assert (resumed.status, knowledge.calls) == (DocumentStatus.COMPLETE, 2)
+
+    @pytest.mark.asyncio
+    async def test_a_live_lease_is_left_alone(self, tmp_path: Path) -> None:
+        queued: list[str] = []
+
+        class Queue:
+            def start(self, document: Document) -> bool:
+                queued.append(document.document_id)
+                return True
+
+            def is_running(self, assistant_id: str, document_id: str) -> bool:
+                return False
+
+        config = LocalStorageConfig(data_dir=tmp_path, blob_signing_secret=SecretStr("s"))
+        async with open_storage(config) as storage:
+            document = await storage.documents.create(a_document())
+            await storage.documents.acquire_lease(
+                document.assistant_id, document.document_id, holder="alive",
+                expires_at=datetime.now(UTC) + timedelta(minutes=1),
+            )  # fmt: skip
+            reconciler = DocumentReconciler(
+                storage.documents, storage.blobs, Queue(), interval=1, upload_expires_in=900
+            )
+            assert await reconciler.run_once() == 0
+        assert queued == []
+
+    def test_after_too_many_cuts_it_fails_with_a_reason_and_a_retry_is_taken_at_once(
+        self, sqlite_live: Any, auth: Callable[..., dict[str, str]]
+    ) -> None:
+        with httpx.Client(base_url=sqlite_live.base_url, headers=auth("cut"), timeout=30) as alice:
+            assistant_id = alice.post("/assistants", json={"name": "Otters"}).json()["assistantId"]
+            grant = alice.post(
+                f"/assistants/{assistant_id}/documents/upload-url",
+                json={"filename": "otters.txt", "contentType": "text/plain", "sizeBytes": len(TEXT)},
+            ).json()
+            path = f"/assistants/{assistant_id}/documents/{grant['documentId']}"
+
+            async def cut_three_times() -> None:
+                async with open_storage(sqlite_live.storage_config()) as storage:
+                    document = await storage.documents.get(
+                        AssistantId(assistant_id), DocumentId(grant["documentId"])
+                    )
+                    assert document is not None
+                    await cut_by_a_dead_process(storage, document, times=3)
+                    await storage.blobs.put(document.storage_key, TEXT.encode(), content_type="text/plain")
+
+            asyncio.run(cut_three_times())
+            failed = wait_for(alice, path, "failed", "complete")
+            assert failed["status"] == "failed"
+            assert failed["errorMessage"] == (
+                "Ingestion was interrupted 3 times (the service stopped while working on it). "
+                "Retry it, or upload the file again."
+            )
+            assert alice.post(f"{path}/retry").status_code == 202
+            assert wait_for(alice, path, "complete", "failed")["status"] == "complete"

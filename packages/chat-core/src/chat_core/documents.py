@@ -11,7 +11,7 @@ from chat_core._base import CamelModel
 from chat_core.clock import utc_now
 from chat_core.ids import AssistantId, DocumentId
 
-__all__ = ["UNFINISHED_STATUSES", "Document", "DocumentProgress", "DocumentStatus"]
+__all__ = ["FINISHED_STATUSES", "UNFINISHED_STATUSES", "Document", "DocumentProgress", "DocumentStatus"]
 
 
 class DocumentStatus(StrEnum):
@@ -26,6 +26,8 @@ class DocumentStatus(StrEnum):
 
 UNFINISHED_STATUSES = frozenset({DocumentStatus.UPLOADING, DocumentStatus.CHUNKING, DocumentStatus.EMBEDDING})
 """Statuses a document leaves on its own; a document stuck in one needs the background reconciler."""
+FINISHED_STATUSES = frozenset({DocumentStatus.COMPLETE, DocumentStatus.FAILED})
+"""Statuses that end an ingestion: writing one releases the ingestion lease."""
 
 
 class Document(CamelModel):
@@ -44,6 +46,19 @@ class Document(CamelModel):
     content_hash: str | None = None
     created_at: datetime = Field(default_factory=utc_now)
     updated_at: datetime = Field(default_factory=utc_now)
+    lease_holder: str | None = None
+    """The process ingesting the document, while its lease (`lease_expires_at`) lasts."""
+    lease_expires_at: datetime | None = None
+    ingest_attempts: int = Field(default=0, ge=0)
+    """Ingestions started since the last one that finished (complete or failed); a resumed one counts."""
+
+    def lease_live(self, now: datetime) -> bool:
+        """Whether someone holds the ingestion lease at `now` (an expired lease is free to take)."""
+        return (
+            self.lease_holder is not None
+            and self.lease_expires_at is not None
+            and self.lease_expires_at > now
+        )
 
 
 class DocumentProgress(CamelModel):

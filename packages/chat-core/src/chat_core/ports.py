@@ -293,13 +293,37 @@ class DocumentRepository(Protocol):
         ...
 
     async def update_progress(
-        self, assistant_id: AssistantId, document_id: DocumentId, progress: DocumentProgress
+        self,
+        assistant_id: AssistantId,
+        document_id: DocumentId,
+        progress: DocumentProgress,
+        *,
+        holder: str | None = None,
     ) -> Document | None:
         """Apply a status change; `None` when the document is gone (deleted meanwhile).
 
         `None` fields of `progress` are left as they are, except `error_message`: any status but
-        `failed` clears it.
+        `failed` clears it. With `holder`, the change applies only while `holder` holds the ingestion
+        lease (else `None` too). A finished status (complete, failed) releases the lease and resets
+        `ingest_attempts`.
         """
+        ...
+
+    async def acquire_lease(
+        self, assistant_id: AssistantId, document_id: DocumentId, *, holder: str, expires_at: datetime
+    ) -> Document | None:
+        """Take the ingestion lease until `expires_at` and count an attempt, in one conditional write.
+
+        Granted when nobody holds the lease, its holder's lease has expired, or `holder` holds it
+        already; `None` when another holder's lease is live, or the document is finished (complete,
+        failed) or gone. Two processes never hold it at once.
+        """
+        ...
+
+    async def renew_lease(
+        self, assistant_id: AssistantId, document_id: DocumentId, *, holder: str, expires_at: datetime
+    ) -> bool:
+        """Extend `holder`'s lease to `expires_at` (the heartbeat); `False` when it is no longer theirs."""
         ...
 
     async def list_unfinished(self, *, limit: int = 100) -> builtins.list[Document]:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -177,3 +178,74 @@ class TestUnfinished:
         assert len(await storage.documents.list_unfinished(limit=2)) == 2
         with pytest.raises(InvalidInputError):
             await storage.documents.list_unfinished(limit=0)
+
+
+def soon(seconds: float = 60) -> datetime:
+    return datetime.now(UTC) + timedelta(seconds=seconds)
+
+
+class TestIngestionLease:
+    @pytest.mark.asyncio
+    async def test_one_holder_at_a_time_until_the_lease_expires(self, storage: Storage) -> None:
+        document = await storage.documents.create(make_document(1))
+        ids = (AST, document.document_id)
+        taken = await storage.documents.acquire_lease(*ids, holder="a", expires_at=soon())
+        assert taken is not None
+        assert (taken.lease_holder, taken.ingest_attempts) == ("a", 1)
+        assert await storage.documents.acquire_lease(*ids, holder="b", expires_at=soon()) is None
+        again = await storage.documents.acquire_lease(*ids, holder="a", expires_at=soon())
+        assert again is not None  # the holder itself may take it again (a restart of its task)
+        assert await storage.documents.renew_lease(*ids, holder="a", expires_at=soon(-1))  # now expired
+        resumed = await storage.documents.acquire_lease(*ids, holder="b", expires_at=soon())
+        assert resumed is not None
+        assert (resumed.lease_holder, resumed.ingest_attempts) == ("b", 3)
+        assert not await storage.documents.renew_lease(*ids, holder="a", expires_at=soon())
+
+    @pytest.mark.asyncio
+    async def test_concurrent_takers_get_it_once(self, storage: Storage, other_storage: Storage) -> None:
+        document = await storage.documents.create(make_document(1))
+        ids = (AST, document.document_id)
+        takers = [
+            handle.documents.acquire_lease(*ids, holder=f"p{number}-{side}", expires_at=soon())
+            for number in range(6)
+            for side, handle in enumerate((storage, other_storage))
+        ]
+        granted = [result for result in await asyncio.gather(*takers) if result is not None]
+        assert len(granted) == 1
+        stored = await storage.documents.get(*ids)
+        assert stored is not None
+        assert stored.lease_holder == granted[0].lease_holder
+
+    @pytest.mark.asyncio
+    async def test_progress_written_for_a_holder_needs_its_lease(self, storage: Storage) -> None:
+        document = await storage.documents.create(make_document(1))
+        ids = (AST, document.document_id)
+        chunking = DocumentProgress(status=DocumentStatus.CHUNKING, chunks_done=0)
+        assert await storage.documents.update_progress(*ids, chunking, holder="a") is None  # nobody's yet
+        await storage.documents.acquire_lease(*ids, holder="a", expires_at=soon())
+        assert await storage.documents.update_progress(*ids, chunking, holder="a") is not None
+        assert await storage.documents.update_progress(*ids, chunking, holder="b") is None
+        stored = await storage.documents.get(*ids)
+        assert stored is not None
+        assert (stored.status, stored.lease_holder) == (DocumentStatus.CHUNKING, "a")
+
+    @pytest.mark.asyncio
+    async def test_a_finished_status_releases_the_lease_and_the_count(self, storage: Storage) -> None:
+        document = await storage.documents.create(make_document(1))
+        ids = (AST, document.document_id)
+        for holder in ("a", "a"):
+            await storage.documents.acquire_lease(*ids, holder=holder, expires_at=soon())
+        done = DocumentProgress(status=DocumentStatus.COMPLETE, chunk_count=3, chunks_done=3)
+        finished = await storage.documents.update_progress(*ids, done, holder="a")
+        assert finished is not None
+        assert (finished.lease_holder, finished.lease_expires_at, finished.ingest_attempts) == (None, None, 0)
+        assert await storage.documents.acquire_lease(*ids, holder="b", expires_at=soon()) is None  # finished
+        restarted = DocumentProgress(status=DocumentStatus.CHUNKING, chunks_done=0)
+        await storage.documents.update_progress(*ids, restarted)  # as a retry does
+        assert await storage.documents.acquire_lease(*ids, holder="b", expires_at=soon()) is not None
+
+    @pytest.mark.asyncio
+    async def test_a_missing_document_has_no_lease(self, storage: Storage) -> None:
+        missing = DocumentId("DOC-000000000009")
+        assert await storage.documents.acquire_lease(AST, missing, holder="a", expires_at=soon()) is None
+        assert not await storage.documents.renew_lease(AST, missing, holder="a", expires_at=soon())

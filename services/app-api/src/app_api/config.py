@@ -23,6 +23,11 @@ class Settings(EdgeSettings):
     """Documents ingested at once by this process; the others wait their turn."""
     ingest_reconcile_seconds: float = Field(default=2.0, gt=0, le=600)
     """How often the background reconciler looks for uploads that arrived unannounced (S3)."""
+    ingest_lease_seconds: float = Field(default=60.0, ge=0.5, le=3600)
+    """How long an ingestion's lease lasts without renewal (renewed every third of it): a crashed
+    process's documents are resumed by another within this plus `CHAT_INGEST_RECONCILE_SECONDS`."""
+    ingest_max_attempts: int = Field(default=3, ge=1, le=20)
+    """Interrupted ingestions of one document resumed before it is failed (and may be retried)."""
     health_min_free_bytes: int = Field(default=64 * 1024 * 1024, ge=0)
     """`/health` answers 503 when the data directory's disk has less free space than this."""
 

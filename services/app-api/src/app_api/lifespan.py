@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import httpx
@@ -52,6 +53,7 @@ def lifespan_for(
                 storage.blobs,
                 edge.knowledge,
                 concurrency=settings.ingest_concurrency,
+                lease=timedelta(seconds=settings.ingest_lease_seconds),
                 metrics=telemetry.metrics,
             )
             stack.push_async_callback(ingestion.aclose)
@@ -61,6 +63,8 @@ def lifespan_for(
                 ingestion,
                 interval=settings.ingest_reconcile_seconds,
                 upload_expires_in=settings.document_url_expires_in,
+                lease=timedelta(seconds=settings.ingest_lease_seconds),
+                max_attempts=settings.ingest_max_attempts,
             )
             reconciling = asyncio.create_task(reconciler.run(), name="document reconciler")
             stack.push_async_callback(_cancel, reconciling)

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Item",
+    "UpdateExpression",
     "attrs_of",
     "batch_delete",
     "batch_get",
@@ -248,3 +249,45 @@ async def batch_delete(client: DynamoDBClient, action: str, table: str, keys: Se
             return dict(response.get("UnprocessedItems") or {}), []
 
         await _drain(action, send, {table: requests})
+
+
+class UpdateExpression:
+    """An `UpdateExpression` under construction, with generated placeholders."""
+
+    def __init__(self) -> None:
+        self.sets: list[str] = []
+        self.adds: list[str] = []
+        self.removes: list[str] = []
+        self.names: dict[str, str] = {}
+        self.values: dict[str, Any] = {}
+
+    def name(self, attribute: str) -> str:
+        placeholder = f"#a{len(self.names)}"
+        self.names[placeholder] = attribute
+        return placeholder
+
+    def value(self, value: Any) -> str:
+        placeholder = f":v{len(self.values)}"
+        self.values[placeholder] = serialize(value)
+        return placeholder
+
+    def set(self, attribute: str, value: Any) -> None:
+        self.sets.append(f"{self.name(attribute)} = {self.value(value)}")
+
+    def add(self, attribute: str, amount: int) -> None:
+        self.adds.append(f"{self.name(attribute)} {self.value(amount)}")
+
+    def remove(self, attribute: str) -> None:
+        self.removes.append(self.name(attribute))
+
+    def params(self) -> dict[str, Any]:
+        clauses = [
+            f"{verb} {', '.join(parts)}"
+            for verb, parts in (("SET", self.sets), ("ADD", self.adds), ("REMOVE", self.removes))
+            if parts
+        ]
+        return {
+            "UpdateExpression": " ".join(clauses),
+            "ExpressionAttributeNames": self.names,
+            "ExpressionAttributeValues": self.values,
+        }

@@ -9,16 +9,24 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Mapping
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from chat_core.clock import utc_now
-from chat_core.documents import UNFINISHED_STATUSES, Document, DocumentProgress, DocumentStatus
+from chat_core.documents import (
+    FINISHED_STATUSES,
+    UNFINISHED_STATUSES,
+    Document,
+    DocumentProgress,
+    DocumentStatus,
+)
 from chat_core.errors import ConflictError
 from chat_core.ids import AssistantId, DocumentId, validate_id
 from chat_core.pagination import Page, validate_limit
 from chat_storage.aws._errors import Rejected, call, conditional
 from chat_storage.aws._items import (
     Item,
+    UpdateExpression,
     attrs_of,
     batch_delete,
     entity_from,
@@ -27,7 +35,6 @@ from chat_storage.aws._items import (
     model_attrs,
     query_all,
     query_page,
-    serialize,
     start_key,
     to_item,
 )
@@ -131,9 +138,17 @@ class DynamoDocumentRepository:
         return Page(items=[_document_from(item) for item in items], next_cursor=next_cursor)
 
     async def update_progress(
-        self, assistant_id: AssistantId, document_id: DocumentId, progress: DocumentProgress
+        self,
+        assistant_id: AssistantId,
+        document_id: DocumentId,
+        progress: DocumentProgress,
+        *,
+        holder: str | None = None,
     ) -> Document | None:
-        """Apply a status change in one conditional UpdateItem; `None` when the document is gone."""
+        """Apply a status change in one conditional UpdateItem.
+
+        `None` when the document is gone (or, with `holder`, when `holder` no longer holds its lease).
+        """
         validate_id(assistant_id, field="assistantId")
         validate_id(document_id, field="documentId")
         updated_at = iso(utc_now())
@@ -152,25 +167,65 @@ class DynamoDocumentRepository:
         ):
             if value is not None:
                 changes[name] = value
-        names = {f"#a{number}": name for number, name in enumerate(changes)}
-        values = {f":v{number}": serialize(value) for number, value in enumerate(changes.values())}
-        expression = "SET " + ", ".join(f"#a{number} = :v{number}" for number in range(len(changes)))
         removed = [] if unfinished else ["unfinishedPk", "unfinishedSk"]
         if progress.status is not DocumentStatus.FAILED:  # a reason outlives only the failure it explains
             removed.append("errorMessage")
-        if removed:
-            names |= {f"#r{number}": name for number, name in enumerate(removed)}
-            expression += " REMOVE " + ", ".join(f"#r{number}" for number in range(len(removed)))
+        if progress.status in FINISHED_STATUSES:  # the ingestion ended: its lease and count go
+            changes["ingestAttempts"] = 0
+            removed += ["leaseHolder", "leaseExpiresAt"]
+        update = UpdateExpression()
+        for name, value in changes.items():
+            update.set(name, value)
+        for name in removed:
+            update.remove(name)
+        condition = "attribute_exists(PK)"
+        if holder is not None:
+            condition += f" AND {update.name('leaseHolder')} = {update.value(holder)}"
+        return await self._update(update, assistant_id, document_id, condition, "update a document")
+
+    async def acquire_lease(
+        self, assistant_id: AssistantId, document_id: DocumentId, *, holder: str, expires_at: datetime
+    ) -> Document | None:
+        """Take the ingestion lease in one conditional UpdateItem (so two processes cannot both take it)."""
+        validate_id(assistant_id, field="assistantId")
+        validate_id(document_id, field="documentId")
+        update = UpdateExpression()
+        update.set("leaseHolder", holder)
+        update.set("leaseExpiresAt", iso(expires_at))
+        update.add("ingestAttempts", 1)
+        lease, until, me = update.name("leaseHolder"), update.name("leaseExpiresAt"), update.value(holder)
+        status = update.name("status")
+        condition = (
+            f"attribute_exists(PK) AND {status} <> {update.value(DocumentStatus.COMPLETE.value)} "
+            f"AND {status} <> {update.value(DocumentStatus.FAILED.value)} AND (attribute_not_exists({lease}) "
+            f"OR attribute_type({lease}, {update.value('NULL')}) OR {lease} = {me} "
+            f"OR {until} < {update.value(iso(utc_now()))})"
+        )
+        return await self._update(update, assistant_id, document_id, condition, "take a document's lease")
+
+    async def renew_lease(
+        self, assistant_id: AssistantId, document_id: DocumentId, *, holder: str, expires_at: datetime
+    ) -> bool:
+        """Extend `holder`'s lease in one conditional UpdateItem; `False` when it is no longer theirs."""
+        validate_id(assistant_id, field="assistantId")
+        validate_id(document_id, field="documentId")
+        update = UpdateExpression()
+        update.set("leaseExpiresAt", iso(expires_at))
+        condition = f"{update.name('leaseHolder')} = {update.value(holder)}"
+        renewed = await self._update(update, assistant_id, document_id, condition, "renew a document's lease")
+        return renewed is not None
+
+    async def _update(
+        self, update: UpdateExpression, assistant_id: str, document_id: str, condition: str, action: str
+    ) -> Document | None:
         result = await conditional(
-            "update a document",
+            action,
             self._client.update_item(
                 TableName=self._table,
                 Key=key(_pk(assistant_id), f"{_DOC}{document_id}"),
-                UpdateExpression=expression,
-                ConditionExpression="attribute_exists(PK)",
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
+                ConditionExpression=condition,
                 ReturnValues="ALL_NEW",
+                **update.params(),
             ),
         )
         return None if isinstance(result, Rejected) else _document_from(result["Attributes"])

@@ -27,13 +27,13 @@ from chat_storage._messages import messages_from_json
 from chat_storage.aws._errors import Rejected, call, conditional, transact
 from chat_storage.aws._items import (
     Item,
+    UpdateExpression,
     attrs_of,
     entity_from,
     iso,
     key,
     model_attrs,
     query_page,
-    serialize,
     start_key,
     to_item,
 )
@@ -121,48 +121,6 @@ def session_item(session: SessionMetadata) -> Item:
     if session.status is SessionStatus.ACTIVE and not session.deleted:
         attrs["listPk"] = _user_pk(session.user_id)
     return to_item(attrs)
-
-
-class UpdateExpression:
-    """An `UpdateExpression` under construction, with generated placeholders."""
-
-    def __init__(self) -> None:
-        self.sets: list[str] = []
-        self.adds: list[str] = []
-        self.removes: list[str] = []
-        self.names: dict[str, str] = {}
-        self.values: dict[str, Any] = {}
-
-    def name(self, attribute: str) -> str:
-        placeholder = f"#a{len(self.names)}"
-        self.names[placeholder] = attribute
-        return placeholder
-
-    def value(self, value: Any) -> str:
-        placeholder = f":v{len(self.values)}"
-        self.values[placeholder] = serialize(value)
-        return placeholder
-
-    def set(self, attribute: str, value: Any) -> None:
-        self.sets.append(f"{self.name(attribute)} = {self.value(value)}")
-
-    def add(self, attribute: str, amount: int) -> None:
-        self.adds.append(f"{self.name(attribute)} {self.value(amount)}")
-
-    def remove(self, attribute: str) -> None:
-        self.removes.append(self.name(attribute))
-
-    def params(self) -> dict[str, Any]:
-        clauses = [
-            f"{verb} {', '.join(parts)}"
-            for verb, parts in (("SET", self.sets), ("ADD", self.adds), ("REMOVE", self.removes))
-            if parts
-        ]
-        return {
-            "UpdateExpression": " ".join(clauses),
-            "ExpressionAttributeNames": self.names,
-            "ExpressionAttributeValues": self.values,
-        }
 
 
 class DynamoSessionRepository:

@@ -28,13 +28,12 @@ from chat_core.sessions import SessionMetadata
 from chat_core.turns import RecordedTurn, TurnRecord
 from chat_storage._messages import message_body, stored_message
 from chat_storage.aws._errors import transact
-from chat_storage.aws._items import Item, attrs_of, batch_get_tables, iso, key
+from chat_storage.aws._items import Item, UpdateExpression, attrs_of, batch_get_tables, iso, key
 from chat_storage.aws._tables import ResourceNames
 from chat_storage.aws.costs import cost_items
 from chat_storage.aws.sessions import (
     MAX_MESSAGE_BYTES,
     UPDATE_ATTEMPTS,
-    UpdateExpression,
     message_partition,
     preference_attrs,
     session_item,

@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 import builtins
+from collections.abc import Callable
+from datetime import datetime
 
-from chat_core.documents import UNFINISHED_STATUSES, Document, DocumentProgress, DocumentStatus
+from chat_core.documents import (
+    FINISHED_STATUSES,
+    UNFINISHED_STATUSES,
+    Document,
+    DocumentProgress,
+    DocumentStatus,
+)
 from chat_core.errors import ConflictError
 from chat_core.ids import AssistantId, DocumentId, validate_id
 from chat_core.pagination import CursorCodec, Page, validate_limit
@@ -87,13 +95,70 @@ class LocalDocumentRepository:
         return Page[Document](items=items, next_cursor=next_cursor)
 
     async def update_progress(
-        self, assistant_id: AssistantId, document_id: DocumentId, progress: DocumentProgress
+        self,
+        assistant_id: AssistantId,
+        document_id: DocumentId,
+        progress: DocumentProgress,
+        *,
+        holder: str | None = None,
     ) -> Document | None:
-        """Apply a status change; `None` when the document is gone (deleted meanwhile)."""
-        assistant_id, document_id = _ids(assistant_id, document_id)
+        """Apply a status change; `None` when the document is gone or `holder` lost its lease."""
         changes = progress.model_dump(exclude_none=True) | {"updated_at": utc_now()}
         if progress.status is not DocumentStatus.FAILED:
             changes["error_message"] = None  # a reason outlives only the failure it explains
+        if progress.status in FINISHED_STATUSES:
+            changes |= {"lease_holder": None, "lease_expires_at": None, "ingest_attempts": 0}
+
+        def change(document: Document) -> Document | None:
+            if holder is not None and document.lease_holder != holder:
+                return None
+            return Document.model_validate(document.model_dump() | changes)
+
+        return await self._change(assistant_id, document_id, change)
+
+    async def acquire_lease(
+        self, assistant_id: AssistantId, document_id: DocumentId, *, holder: str, expires_at: datetime
+    ) -> Document | None:
+        """Take the ingestion lease in one IMMEDIATE transaction (so two processes cannot both take it)."""
+
+        def take(document: Document) -> Document | None:
+            if document.status in FINISHED_STATUSES:
+                return None
+            if document.lease_live(utc_now()) and document.lease_holder != holder:
+                return None
+            return document.model_copy(
+                update={
+                    "lease_holder": holder,
+                    "lease_expires_at": expires_at,
+                    "ingest_attempts": document.ingest_attempts + 1,
+                }
+            )
+
+        return await self._change(assistant_id, document_id, take)
+
+    async def renew_lease(
+        self, assistant_id: AssistantId, document_id: DocumentId, *, holder: str, expires_at: datetime
+    ) -> bool:
+        """Extend `holder`'s lease; `False` when it is no longer theirs (or the document is gone)."""
+
+        def renew(document: Document) -> Document | None:
+            if document.lease_holder != holder:
+                return None
+            return document.model_copy(update={"lease_expires_at": expires_at})
+
+        return await self._change(assistant_id, document_id, renew) is not None
+
+    async def _change(
+        self,
+        assistant_id: AssistantId,
+        document_id: DocumentId,
+        change: Callable[[Document], Document | None],
+    ) -> Document | None:
+        """Read, change and write one document in one transaction.
+
+        `None` (nothing written) when the document is missing or `change` declines.
+        """
+        assistant_id, document_id = _ids(assistant_id, document_id)
         async with self._db.transaction() as tx:
             row = await tx.fetch_one(
                 "SELECT body FROM documents WHERE assistant_id = ? AND document_id = ?",
@@ -101,9 +166,9 @@ class LocalDocumentRepository:
             )
             if row is None:
                 return None
-            updated = Document.model_validate(
-                Document.model_validate_json(row["body"]).model_dump() | changes
-            )
+            updated = change(Document.model_validate_json(row["body"]))
+            if updated is None:
+                return None
             await tx.execute(
                 "UPDATE documents SET body = ?, unfinished_at = ? WHERE assistant_id = ? AND document_id = ?",
                 (updated.model_dump_json(by_alias=True), _unfinished_at(updated), assistant_id, document_id),

@@ -14,10 +14,10 @@ this module only needs the small `IngestionQueue` port of it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from app_api.assistants import service as assistants_service
+from chat_core.clock import utc_now
 from chat_core.documents import Document, DocumentProgress, DocumentStatus
 from chat_core.errors import ConflictError, InvalidInputError, NotFoundError
 from chat_core.files import sanitize_filename
@@ -29,7 +29,6 @@ from chat_http.knowledge import KnowledgeBases
 from chat_rag.parsing import detect_kind
 
 __all__ = [
-    "STALE_AFTER",
     "DocumentDownload",
     "DocumentUpload",
     "IngestionQueue",
@@ -44,8 +43,6 @@ __all__ = [
     "retry_document",
 ]
 
-STALE_AFTER = timedelta(minutes=10)
-"""An in-progress ingestion untouched this long (its process stopped) may be retried."""
 _IN_PROGRESS = frozenset({DocumentStatus.CHUNKING, DocumentStatus.EMBEDDING})
 
 
@@ -256,7 +253,7 @@ async def retry_document(
     """
     document = await _owned_document(assistants, documents, user, assistant_id, document_id)
     running = ingestion.is_running(document.assistant_id, document.document_id)
-    stale = document.status in _IN_PROGRESS and datetime.now(UTC) - document.updated_at > STALE_AFTER
+    stale = document.status in _IN_PROGRESS and not document.lease_live(utc_now())  # its process died
     if running or not (document.status is DocumentStatus.FAILED or stale):
         raise ConflictError(
             f"Document {document_id!r} is {document.status.value}; only a failed ingestion can be retried."
