@@ -9,6 +9,8 @@ from typing import Any
 
 import httpx
 
+from chat_core.ids import UploadId, UserId
+from chat_storage import open_storage
 from chat_storage.local.blobs import LocalBlobStore
 
 CheckError = Callable[..., dict[str, Any]]
@@ -96,6 +98,58 @@ class TestUpload:
             httpx.put(url, content=b"x", headers={"Content-Type": "text/plain"}), 403, "forbidden"
         )
         assert "expired" in error["message"]
+
+
+class TestOneUploadPerLink:
+    def test_a_completed_uploads_link_is_refused_and_the_file_kept(
+        self, sqlite_live: Any, auth: Auth, check_error: CheckError
+    ) -> None:
+        grant = presign(sqlite_live, auth)
+        url, upload_id = grant["presignedUrl"], grant["uploadId"]
+        assert httpx.put(url, content=b"hello", headers={"Content-Type": "text/plain"}).status_code == 204
+        completed = httpx.post(
+            f"{sqlite_live.base_url}/files/{upload_id}/complete", headers=auth("blob-user")
+        )
+        assert completed.status_code == 200
+        again = httpx.put(url, content=b"HELLO", headers={"Content-Type": "text/plain"})
+        error = check_error(again, 409, "conflict")
+        assert error["detail"] == {"uploadId": upload_id, "status": "ready"}
+
+        async def stored() -> bytes | None:
+            async with open_storage(sqlite_live.storage_config()) as storage:
+                upload = await storage.files.get(UserId("blob-user"), UploadId(upload_id))
+                assert upload is not None
+                return await storage.blobs.get(upload.storage_key)
+
+        assert asyncio.run(stored()) == b"hello"
+        assert (
+            httpx.delete(f"{sqlite_live.base_url}/files/{upload_id}", headers=auth("blob-user")).status_code
+            == 204
+        )
+        after_delete = httpx.put(url, content=b"hello", headers={"Content-Type": "text/plain"})
+        check_error(after_delete, 404, "not_found")
+
+    def test_a_documents_link_is_refused_once_it_is_ingested(
+        self, sqlite_live: Any, auth: Auth, check_error: CheckError
+    ) -> None:
+        with httpx.Client(base_url=sqlite_live.base_url, headers=auth("blob-user"), timeout=30) as owner:
+            assistant_id = owner.post("/assistants", json={"name": "Otters"}).json()["assistantId"]
+            grant = owner.post(
+                f"/assistants/{assistant_id}/documents/upload-url",
+                json={"filename": "otters.txt", "contentType": "text/plain", "sizeBytes": 64},
+            ).json()
+            text = {"Content-Type": "text/plain"}
+            assert (
+                httpx.put(grant["uploadUrl"], content=b"Otters hold hands.", headers=text).status_code == 204
+            )
+            path = f"/assistants/{assistant_id}/documents/{grant['documentId']}"
+            deadline = time.monotonic() + 30
+            while (status := owner.get(path).json()["status"]) not in ("complete", "failed"):
+                assert time.monotonic() < deadline, status
+                time.sleep(0.05)
+            again = httpx.put(grant["uploadUrl"], content=b"Otters never sleep.", headers=text)
+            error = check_error(again, 409, "conflict")
+            assert error["detail"] == {"documentId": grant["documentId"], "status": status}
 
 
 class TestDownload:

@@ -37,13 +37,16 @@ def _content_disposition(filename: str) -> str:
     "/{token}",
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
-    responses=error_responses(403, 404),
+    responses=error_responses(403, 404, 409),
     openapi_extra={"requestBody": _BINARY, "security": []},
 )
 async def upload_blob(
     token: str, request: Request, storage: StorageDep, ingestion: IngestionDep, secret: BlobSecretDep
 ) -> Response:
-    """Store an upload sent to a signed URL (sqlite backend); the `Content-Type` must be the signed one."""
+    """Store an upload sent to a signed URL (sqlite backend); the `Content-Type` must be the signed one.
+
+    A link uploads once: 409 after its attachment was completed or its document started ingesting.
+    """
     length = request.headers.get("content-length")
     await service.store_blob(
         storage,

@@ -9,7 +9,7 @@ from typing import Literal
 from chat_core.errors import InvalidInputError, NotFoundError
 from chat_core.files import FileUpload, UploadPolicy, UserFileQuota, check_upload, sanitize_filename
 from chat_core.identity import User
-from chat_core.ids import SessionId, UploadId, new_upload_id, validate_id
+from chat_core.ids import SessionId, UploadId, UserId, new_upload_id, validate_id
 from chat_core.pagination import Page
 from chat_core.ports import BlobStore, FileRepository
 
@@ -20,6 +20,7 @@ __all__ = [
     "file_key",
     "get_quota",
     "list_files",
+    "parse_file_key",
     "presign_upload",
 ]
 
@@ -36,6 +37,14 @@ class FilePresign:
 def file_key(upload: FileUpload) -> str:
     """`user-files/{userId}/{sessionId}/{uploadId}/{sanitised file name}`."""
     return f"user-files/{upload.user_id}/{upload.session_id}/{upload.upload_id}/{sanitize_filename(upload.filename)}"
+
+
+def parse_file_key(key: str) -> tuple[UserId, UploadId] | None:
+    """The (user, upload) a blob key belongs to, or `None` for any other blob."""
+    parts = key.split("/")
+    if len(parts) == 5 and parts[0] == "user-files":
+        return UserId(parts[1]), UploadId(parts[3])
+    return None
 
 
 def _checked(upload_id: str) -> UploadId:
