@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
@@ -88,6 +89,38 @@ class TestUploadFlow:
         assert put(grant["presignedUrl"], b"abc").status_code in (200, 204)
         done = alice.post(f"/files/{grant['uploadId']}/complete").json()
         assert done["filename"] == "../../etc/pa ss?wd*.txt"  # the name shown is the one given
+
+
+class TestAfterCompletion:
+    def test_the_upload_link_cannot_replace_a_completed_file(
+        self, api: Api, live: Any, check_error: CheckError
+    ) -> None:
+        """sqlite refuses the PUT; an S3 link cannot be revoked, so there the replaced object is refused
+        wherever the file is used (a turn's attachments are resolved by `resolve_files`)."""
+        from chat_core.errors import ConflictError
+        from chat_core.ids import UserId
+        from chat_storage import open_storage, resolve_files
+
+        alice = api()
+        grant = presign(alice, 5).json()
+        put(grant["presignedUrl"], b"hello")
+        assert alice.post(f"/files/{grant['uploadId']}/complete").status_code == 200
+        replaced = put(grant["presignedUrl"], b"HELLO")
+        if live.backend == "sqlite":
+            check_error(replaced, 409, "conflict")
+        else:
+            assert replaced.status_code == 200  # S3 itself answers
+
+        async def resolved() -> bytes:
+            async with open_storage(live.storage_config()) as storage:
+                [file] = await resolve_files(storage, UserId(alice.user_id), [grant["uploadId"]], max_files=5)
+                return file.data
+
+        if live.backend == "sqlite":
+            assert asyncio.run(resolved()) == b"hello"
+        else:
+            with pytest.raises(ConflictError):
+                asyncio.run(resolved())
 
 
 class TestLimits:

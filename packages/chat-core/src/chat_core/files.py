@@ -69,6 +69,8 @@ class FileUpload(CamelModel):
     created_at: datetime = Field(default_factory=utc_now)
     updated_at: datetime = Field(default_factory=utc_now)
     expires_at: datetime = Field(default_factory=lambda: utc_now() + _FILE_RETENTION)
+    content_etag: str | None = None
+    """The ETag of the object checked at completion; an object written after it is refused at use."""
 
 
 class UserFileQuota(CamelModel):

@@ -244,8 +244,13 @@ class FileRepository(Protocol):
         """The caller's file, or `None` (also for someone else's id)."""
         ...
 
-    async def mark_ready(self, user_id: UserId, upload_id: UploadId) -> FileUpload:
-        """Pending -> ready. `NotFoundError` when missing, `ConflictError` when not pending."""
+    async def mark_ready(
+        self, user_id: UserId, upload_id: UploadId, *, etag: str | None = None
+    ) -> FileUpload:
+        """Pending -> ready, keeping the checked object's `etag` (`FileUpload.content_etag`).
+
+        `NotFoundError` when missing, `ConflictError` when not pending.
+        """
         ...
 
     async def mark_failed(self, user_id: UserId, upload_id: UploadId) -> FileUpload:
@@ -478,6 +483,8 @@ class BlobInfo:
     key: str
     size_bytes: int
     content_type: str | None
+    etag: str | None = None
+    """Changes whenever the object is written again (S3's ETag; a content digest on disk)."""
 
 
 class BlobStore(Protocol):

@@ -63,13 +63,30 @@ async def _record(sources: FileSources, user_id: UserId, upload_id: UploadId) ->
 
 
 async def _content(sources: FileSources, record: FileUpload) -> ResolvedFile:
-    data = await sources.blobs.get(record.storage_key)
-    if data is None:
-        raise NotFoundError(
-            f"The content of file {record.upload_id!r} is missing.",
+    """The bytes checked at completion: an object written after it (larger, or another ETag) is refused.
+
+    An S3 upload link cannot be revoked, so until it expires its holder can still write the object;
+    the size is checked before the bytes are read, so such an object is never read into memory.
+    """
+    missing = NotFoundError(
+        f"The content of file {record.upload_id!r} is missing.",
+        detail={"uploadId": record.upload_id},
+        field=_FIELD,
+    )
+    info = await sources.blobs.head(record.storage_key)
+    if info is None:
+        raise missing
+    if info.size_bytes > record.size_bytes or (
+        record.content_etag is not None and info.etag != record.content_etag
+    ):
+        raise ConflictError(
+            f"File {record.upload_id!r} changed after its upload was completed; upload it again.",
             detail={"uploadId": record.upload_id},
             field=_FIELD,
         )
+    data = await sources.blobs.get(record.storage_key)
+    if data is None:
+        raise missing
     return ResolvedFile(
         upload_id=record.upload_id, filename=record.filename, mime_type=record.mime_type, data=data
     )

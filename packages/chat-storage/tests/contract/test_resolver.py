@@ -35,7 +35,8 @@ async def add_file(
     if upload_bytes:
         await storage.blobs.put(upload.storage_key, data, content_type=mime_type)
     if ready:
-        await storage.files.mark_ready(user_id, upload_id)
+        info = await storage.blobs.head(upload.storage_key)
+        await storage.files.mark_ready(user_id, upload_id, etag=info.etag if info else None)
     return upload
 
 
@@ -119,3 +120,33 @@ class TestRefusals:
         for bad_id in ["../up-0001", "up-0001'", "x" * 10_000]:
             with pytest.raises(InvalidInputError):
                 await resolve_files(storage, ALICE, [bad_id], max_files=5)
+
+
+class TestReplacedAfterCompletion:
+    """What an S3 upload link still allows until it expires: a PUT after completion. The resolver uses
+    only the object checked at completion."""
+
+    @pytest.mark.asyncio
+    async def test_a_larger_object_is_refused_before_it_is_read(self, storage: Storage) -> None:
+        upload = await add_file(storage, 1)
+        await storage.blobs.put(upload.storage_key, b"x" * (upload.size_bytes + 1), content_type="text/plain")
+        with pytest.raises(ConflictError) as raised:
+            await resolve_files(storage, ALICE, ["up-0001"], max_files=5)
+        assert raised.value.field == "fileUploadIds"
+        assert "changed after its upload was completed" in raised.value.message
+
+    @pytest.mark.asyncio
+    async def test_an_object_of_the_same_size_is_refused(self, storage: Storage) -> None:
+        upload = await add_file(storage, 1)
+        replaced = b"X" * upload.size_bytes
+        await storage.blobs.put(upload.storage_key, replaced, content_type="text/plain")
+        with pytest.raises(ConflictError) as raised:
+            await resolve_files(storage, ALICE, ["up-0001"], max_files=5)
+        assert raised.value.detail == {"uploadId": "up-0001"}
+
+    @pytest.mark.asyncio
+    async def test_the_same_bytes_written_again_are_still_used(self, storage: Storage) -> None:
+        upload = await add_file(storage, 1)
+        await storage.blobs.put(upload.storage_key, b"content of file 1", content_type="text/plain")
+        [resolved] = await resolve_files(storage, ALICE, ["up-0001"], max_files=5)
+        assert resolved.data == b"content of file 1"

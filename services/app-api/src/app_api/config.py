@@ -15,8 +15,9 @@ __all__ = ["Environment", "Settings", "get_settings"]
 class Settings(EdgeSettings):
     """Every knob of app-api. Defaults are the embedded development setup."""
 
-    file_upload_expires_in: int = Field(default=900, ge=60, le=7 * 24 * 3600)
-    """Lifetime in seconds of a chat-attachment upload URL (the original's 15 minutes)."""
+    file_upload_expires_in: int = Field(default=300, ge=60, le=7 * 24 * 3600)
+    """Lifetime in seconds of a chat-attachment upload URL (the original's was 15 minutes). The client
+    uploads at once; on S3 a link cannot be revoked, so a short life keeps it from lingering."""
     document_url_expires_in: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
     """Lifetime in seconds of document upload and download URLs (the original's hour)."""
     ingest_concurrency: int = Field(default=2, ge=1, le=32)

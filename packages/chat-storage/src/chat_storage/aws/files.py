@@ -159,8 +159,10 @@ class DynamoFileRepository:
         validate_id(upload_id, field="uploadId")
         return await self._read(user_id, upload_id)
 
-    async def mark_ready(self, user_id: UserId, upload_id: UploadId) -> FileUpload:
-        """Pending -> ready in one conditional UpdateItem.
+    async def mark_ready(
+        self, user_id: UserId, upload_id: UploadId, *, etag: str | None = None
+    ) -> FileUpload:
+        """Pending -> ready (keeping `etag`) in one conditional UpdateItem.
 
         Raises:
             NotFoundError: when missing.
@@ -173,13 +175,14 @@ class DynamoFileRepository:
             self._client.update_item(
                 TableName=self._table,
                 Key=_file_key(user_id, upload_id),
-                UpdateExpression="SET #status = :ready, updatedAt = :now",
+                UpdateExpression="SET #status = :ready, updatedAt = :now, contentEtag = :etag",
                 ConditionExpression="attribute_exists(PK) AND #status = :pending",
                 ExpressionAttributeNames={"#status": "status"},
                 ExpressionAttributeValues={
                     ":ready": {"S": FileStatus.READY.value},
                     ":pending": {"S": FileStatus.PENDING.value},
                     ":now": {"S": iso(utc_now())},
+                    ":etag": {"NULL": True} if etag is None else {"S": etag},
                 },
                 ReturnValues="ALL_NEW",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",

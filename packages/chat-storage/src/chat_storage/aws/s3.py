@@ -90,7 +90,10 @@ class S3BlobStore:
         if response is None:
             return None
         return BlobInfo(
-            key=key, size_bytes=response["ContentLength"], content_type=response.get("ContentType")
+            key=key,
+            size_bytes=response["ContentLength"],
+            content_type=response.get("ContentType"),
+            etag=response.get("ETag"),
         )
 
     async def delete(self, key: str) -> None:

@@ -173,8 +173,9 @@ def verify_blob_grant(
     )
 
 
-def _header(content_type: str, size: int) -> bytes:
-    return json.dumps({"contentType": content_type, "size": size}, separators=(",", ":")).encode() + b"\n"
+def _header(content_type: str, data: bytes) -> bytes:
+    fields = {"contentType": content_type, "size": len(data), "etag": hashlib.sha256(data).hexdigest()}
+    return json.dumps(fields, separators=(",", ":")).encode() + b"\n"
 
 
 def _write_file(path: Path, data: bytes, content_type: str) -> None:
@@ -182,7 +183,7 @@ def _write_file(path: Path, data: bytes, content_type: str) -> None:
     descriptor, temp_name = tempfile.mkstemp(dir=path.parent, prefix=_TEMP_PREFIX)
     try:
         with os.fdopen(descriptor, "wb") as handle:
-            handle.write(_header(content_type, len(data)))
+            handle.write(_header(content_type, data))
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
@@ -255,7 +256,12 @@ class LocalBlobStore:
         if found is None:
             return None
         header = found[0]
-        return BlobInfo(key=key, size_bytes=int(header["size"]), content_type=header.get("contentType"))
+        return BlobInfo(
+            key=key,
+            size_bytes=int(header["size"]),
+            content_type=header.get("contentType"),
+            etag=header.get("etag"),
+        )
 
     async def delete(self, key: str) -> None:
         """Remove one object; missing is a no-op."""

@@ -102,9 +102,11 @@ class LocalFileRepository:
         )
         return FileUpload.model_validate_json(row["body"]) if row else None
 
-    async def mark_ready(self, user_id: UserId, upload_id: UploadId) -> FileUpload:
-        """Pending -> ready. `NotFoundError` when missing, `ConflictError` when not pending."""
-        return await self._finish(user_id, upload_id, FileStatus.READY)
+    async def mark_ready(
+        self, user_id: UserId, upload_id: UploadId, *, etag: str | None = None
+    ) -> FileUpload:
+        """Pending -> ready, keeping `etag`. `NotFoundError` when missing, `ConflictError` when not pending."""
+        return await self._finish(user_id, upload_id, FileStatus.READY, etag=etag)
 
     async def mark_failed(self, user_id: UserId, upload_id: UploadId) -> FileUpload:
         """Pending -> failed, releasing its reserved bytes. Same errors as `mark_ready`."""
@@ -184,7 +186,9 @@ class LocalFileRepository:
             return UserFileQuota()
         return UserFileQuota(used_bytes=row["used_bytes"], file_count=row["file_count"])
 
-    async def _finish(self, user_id: UserId, upload_id: UploadId, status: FileStatus) -> FileUpload:
+    async def _finish(
+        self, user_id: UserId, upload_id: UploadId, status: FileStatus, *, etag: str | None = None
+    ) -> FileUpload:
         user_id, upload_id = _ids(user_id, upload_id)
         async with self._db.transaction() as tx:
             row = await tx.fetch_one(
@@ -195,7 +199,9 @@ class LocalFileRepository:
             current = FileUpload.model_validate_json(row["body"])
             if current.status is not FileStatus.PENDING:
                 raise ConflictError(f"File {upload_id!r} is {current.status.value}, not pending.")
-            finished = current.model_copy(update={"status": status, "updated_at": utc_now()})
+            finished = current.model_copy(
+                update={"status": status, "updated_at": utc_now(), "content_etag": etag}
+            )
             await tx.execute(
                 "UPDATE file_uploads SET status = ?, body = ? WHERE user_id = ? AND upload_id = ? AND status = ?",
                 (

@@ -98,6 +98,9 @@ async def presign_upload(
 async def complete_upload(files: FileRepository, blobs: BlobStore, user: User, upload_id: str) -> FileUpload:
     """Confirm an upload: the object must exist and be no larger than declared; then the file is ready.
 
+    The object's ETag is kept, so that one written after this (an S3 presigned link cannot be
+    revoked) is refused when the file is used.
+
     Raises:
         NotFoundError: unknown upload, or its object is absent (the upload is then marked failed).
         ConflictError: the upload is not pending.
@@ -118,7 +121,7 @@ async def complete_upload(files: FileRepository, blobs: BlobStore, user: User, u
             f"The uploaded file is {info.size_bytes} bytes, more than the {upload.size_bytes} declared.",
             field="sizeBytes",
         )
-    return await files.mark_ready(user.user_id, uid)
+    return await files.mark_ready(user.user_id, uid, etag=info.etag)
 
 
 async def list_files(
