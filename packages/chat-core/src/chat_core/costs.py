@@ -18,14 +18,19 @@ from chat_core._base import CamelModel
 from chat_core.clock import utc_now
 from chat_core.errors import InvalidInputError
 from chat_core.ids import SessionId, UserId
+from chat_core.quotas import QuotaStamp
 
 __all__ = [
     "CostBreakdown",
     "CostRecord",
     "ModelCostSummary",
+    "ModelRollup",
+    "PeriodRollup",
     "PricingSnapshot",
+    "TierRollup",
     "TokenUsage",
     "UserCostSummary",
+    "UserPeriodSpend",
     "cache_savings",
     "compute_cost",
     "period_bounds",
@@ -154,6 +159,8 @@ class CostRecord(CamelModel):
     pricing: PricingSnapshot
     cost: CostBreakdown
     cache_savings: float = 0.0
+    quota: QuotaStamp | None = None
+    """The quota the turn ran under: the stored turn settles its reservation and counts its tier."""
 
     @classmethod
     def for_turn(
@@ -168,6 +175,7 @@ class CostRecord(CamelModel):
         usage: TokenUsage,
         pricing: PricingSnapshot,
         timestamp: datetime | None = None,
+        quota: QuotaStamp | None = None,
     ) -> CostRecord:
         """Price a turn's usage with its snapshot."""
         return cls(
@@ -182,6 +190,7 @@ class CostRecord(CamelModel):
             pricing=pricing,
             cost=compute_cost(usage, pricing),
             cache_savings=cache_savings(usage, pricing),
+            quota=quota,
         )
 
 
@@ -267,3 +276,60 @@ def summarize_records(
         total_cache_write_tokens=sum(model.total_cache_write_tokens for model in models),
         total_cache_savings=_usd(entry.cache_savings for entry in everything),
     )
+
+
+class ModelRollup(CamelModel):
+    """One model's share of a period (system-wide)."""
+
+    model_id: str
+    model_name: str = ""
+    provider: str | None = None
+    total_cost: float = 0.0
+    total_requests: int = 0
+    unique_users: int = 0
+    """Counted on monthly rollups only."""
+    total_input_tokens: int = 0
+    total_output_tokens: int = 0
+
+
+class TierRollup(CamelModel):
+    """One quota tier's share of a month: by the tier each turn ran under."""
+
+    tier_id: str
+    tier_name: str = ""
+    total_cost: float = 0.0
+    total_users: int = 0
+    users_warned: int = 0
+    """Users whose spend crossed the tier's soft limit this month."""
+    users_at_limit: int = 0
+    """Users whose spend reached the monthly limit this month."""
+    utilization_sum: float = 0.0
+    """Sum over the tier's users of spent / limit (the average is this over `total_users`)."""
+
+
+class PeriodRollup(CamelModel):
+    """The whole system's spend in one UTC day (`YYYY-MM-DD`) or month (`YYYY-MM`), kept with each turn."""
+
+    period: str
+    total_cost: float = 0.0
+    total_requests: int = 0
+    active_users: int = 0
+    total_input_tokens: int = 0
+    total_output_tokens: int = 0
+    total_cache_savings: float = 0.0
+    models: list[ModelRollup] = Field(default_factory=list)
+    tiers: list[TierRollup] = Field(default_factory=list)
+    updated_at: datetime | None = None
+
+
+class UserPeriodSpend(CamelModel):
+    """One user's spend in a period, as the top-users list shows it."""
+
+    user_id: UserId
+    period: str
+    total_cost: float = 0.0
+    total_requests: int = 0
+    tier_id: str = ""
+    tier_name: str = ""
+    quota_limit: float | None = None
+    updated_at: datetime | None = None

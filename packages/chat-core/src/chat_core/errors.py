@@ -120,9 +120,15 @@ class RateLimitError(ChatError):
 
 
 class QuotaExceededError(ChatError):
-    """A per-user limit (storage, spend) would be exceeded."""
+    """A per-user limit (storage, spend) would be exceeded; `retry_after` says when it resets, if known."""
 
     code = ErrorCode.QUOTA_EXCEEDED
+
+    def __init__(
+        self, message: str, *, retry_after: int | None = None, detail: Any = None, field: str | None = None
+    ) -> None:
+        super().__init__(message, detail=detail, field=field)
+        self.retry_after = retry_after
 
 
 class InternalError(ChatError):

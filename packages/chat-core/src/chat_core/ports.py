@@ -19,7 +19,7 @@ from datetime import date, datetime
 from typing import Any, Literal, Protocol
 
 from chat_core.assistants import Assistant, AssistantShare, AssistantStatus
-from chat_core.costs import CostRecord, UserCostSummary
+from chat_core.costs import CostRecord, PeriodRollup, UserCostSummary, UserPeriodSpend
 from chat_core.documents import Document, DocumentProgress
 from chat_core.files import FileUpload, UserFileQuota
 from chat_core.identity import LoginState, User, UserProfile, UserStatus
@@ -27,6 +27,14 @@ from chat_core.ids import AssistantId, DocumentId, ManagedModelId, SessionId, Up
 from chat_core.managed_models import ManagedModel, ManagedModelUpdate
 from chat_core.messages import Message, MessageDraft
 from chat_core.pagination import Page
+from chat_core.quotas import (
+    QuotaAssignment,
+    QuotaEvent,
+    QuotaEventType,
+    QuotaOverride,
+    QuotaTier,
+    UsageSnapshot,
+)
 from chat_core.roles import AppRole
 from chat_core.sessions import SessionMetadata, SessionUpdate
 from chat_core.tools import ToolDefinition, ToolPreferences
@@ -43,9 +51,12 @@ __all__ = [
     "LoginStateStore",
     "ManagedModelRepository",
     "MessageRepository",
+    "QuotaRepository",
+    "RateLimitCounters",
     "SessionRepository",
     "ToolRepository",
     "TurnRepository",
+    "UsageLedger",
     "UserRepository",
 ]
 
@@ -473,6 +484,159 @@ class LoginStateStore(Protocol):
 
     async def take(self, state: str, *, now: datetime) -> LoginState | None:
         """Remove and return the sign-in atomically (so it is used once); `None` if unknown or expired."""
+        ...
+
+
+class QuotaRepository(Protocol):
+    """Quota tiers, assignments, overrides and events (administrators change them, turns read them).
+
+    Tiers and assignments are small catalogues (read whole and cached); overrides are read per user.
+    """
+
+    async def get_tier(self, tier_id: str) -> QuotaTier | None:
+        """One tier."""
+        ...
+
+    async def list_tiers(self) -> builtins.list[QuotaTier]:
+        """Every tier, by id."""
+        ...
+
+    async def create_tier(self, tier: QuotaTier) -> QuotaTier:
+        """Add a tier; `ConflictError` when its id is taken."""
+        ...
+
+    async def put_tier(self, tier: QuotaTier) -> QuotaTier:
+        """Replace a tier."""
+        ...
+
+    async def delete_tier(self, tier_id: str) -> bool:
+        """Remove a tier; `False` when it was missing."""
+        ...
+
+    async def get_assignment(self, assignment_id: str) -> QuotaAssignment | None:
+        """One assignment."""
+        ...
+
+    async def list_assignments(self) -> builtins.list[QuotaAssignment]:
+        """Every assignment, by id."""
+        ...
+
+    async def put_assignment(self, assignment: QuotaAssignment) -> QuotaAssignment:
+        """Create or replace an assignment."""
+        ...
+
+    async def delete_assignment(self, assignment_id: str) -> bool:
+        """Remove an assignment; `False` when it was missing."""
+        ...
+
+    async def get_override(self, override_id: str) -> QuotaOverride | None:
+        """One override."""
+        ...
+
+    async def list_overrides(
+        self, *, user_id: UserId | None = None, limit: int = 200
+    ) -> builtins.list[QuotaOverride]:
+        """Overrides (of one user), latest ending first, at most `limit`."""
+        ...
+
+    async def put_override(self, override: QuotaOverride) -> QuotaOverride:
+        """Create or replace an override."""
+        ...
+
+    async def delete_override(self, override_id: str) -> bool:
+        """Remove an override; `False` when it was missing."""
+        ...
+
+    async def record_event(self, event: QuotaEvent) -> bool:
+        """Store an event once per `event_id`; `False` when it was already stored."""
+        ...
+
+    async def list_events(
+        self,
+        *,
+        user_id: UserId | None = None,
+        tier_id: str | None = None,
+        event_type: QuotaEventType | None = None,
+        limit: int = 50,
+    ) -> builtins.list[QuotaEvent]:
+        """Events, newest first, optionally of one user, tier or type."""
+        ...
+
+
+class UsageLedger(Protocol):
+    """Per-user spend per UTC day and month, what running turns reserved, and the system's rollups.
+
+    Spend is added by the turn's own atomic write (with its cost record); this port reads it and
+    holds reservations: a turn reserves its estimated cost before the model is called, and the
+    stored turn releases it, so concurrent turns see each other before they are counted.
+    """
+
+    async def usage(self, user_id: UserId, *, at: datetime) -> UsageSnapshot:
+        """Spent and reserved USD of the user's UTC day and month containing `at`."""
+        ...
+
+    async def reserve(
+        self,
+        user_id: UserId,
+        reservation_id: str,
+        amount: float,
+        *,
+        at: datetime,
+        expires_at: datetime,
+        daily_limit: float | None,
+        monthly_limit: float | None,
+    ) -> tuple[bool, UsageSnapshot]:
+        """Reserve `amount` USD in the day and month of `at`, in one atomic step, if admitted.
+
+        Admitted when, for each limit given, spent + reserved of its period is below it (expired
+        reservations are released first). Returns whether it was admitted and the usage as seen by
+        the decision (before the reservation).
+        """
+        ...
+
+    async def release(self, user_id: UserId, reservation_id: str) -> bool:
+        """Give a reservation back (a turn that will not be stored); `False` if it was gone."""
+        ...
+
+    async def rollup(self, period: str) -> PeriodRollup:
+        """The system's totals of one day (`YYYY-MM-DD`) or month (`YYYY-MM`): one keyed read."""
+        ...
+
+    async def daily_rollups(self, start: date, end: date) -> builtins.list[PeriodRollup]:
+        """Totals (without breakdowns) of each day from `start` to `end` that had spend, in order.
+
+        The caller bounds the range (one row per day).
+        """
+        ...
+
+    async def top_users(
+        self, period: str, *, limit: int, min_cost: float | None = None
+    ) -> builtins.list[UserPeriodSpend]:
+        """The users who spent most in a day or month, highest first (an index range, `limit` rows)."""
+        ...
+
+
+class RateLimitCounters(Protocol):
+    """Expiring counters shared by every replica (the storage of the `limits` strategies)."""
+
+    async def incr(self, key: str, expiry: int, amount: int = 1) -> int:
+        """Add `amount`; an absent or expired counter starts at 0 with `expiry` seconds to live."""
+        ...
+
+    async def decr(self, key: str, amount: int = 1) -> int:
+        """Take `amount` back (never below 0); the new value."""
+        ...
+
+    async def get(self, key: str) -> int:
+        """The counter (0 if absent or expired)."""
+        ...
+
+    async def expires_at(self, key: str) -> float:
+        """When the counter expires (epoch seconds; now if absent)."""
+        ...
+
+    async def clear(self, key: str) -> None:
+        """Remove the counter."""
         ...
 
 

@@ -15,9 +15,12 @@ from chat_core.ports import (
     LoginStateStore,
     ManagedModelRepository,
     MessageRepository,
+    QuotaRepository,
+    RateLimitCounters,
     SessionRepository,
     ToolRepository,
     TurnRepository,
+    UsageLedger,
     UserRepository,
 )
 
@@ -40,6 +43,9 @@ class Storage:
     roles: AppRoleRepository
     tools: ToolRepository
     login_states: LoginStateStore
+    quotas: QuotaRepository
+    usage: UsageLedger
+    rate_limits: RateLimitCounters
     blobs: BlobStore
     ping: Callable[[], Awaitable[None]]
     """Raise `UnavailableError` when the backend cannot be reached (used by `/health`)."""

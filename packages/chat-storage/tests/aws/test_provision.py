@@ -30,6 +30,8 @@ EXPECTED_INDEXES = {
     "roles": (set(), set()),
     "tools": (set(), set()),
     "logins": (set(), set()),
+    "quotas": ({"overrides-by-user", "overrides-by-end", "events-by-user", "events-by-tier"}, set()),
+    "usage": ({"by-spend"}, set()),
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 __all__ = ["INDEXES", "TTL_ATTRIBUTES", "Index", "ResourceNames"]
 
@@ -18,18 +19,22 @@ _TABLES = (
     "roles",
     "tools",
     "logins",
+    "quotas",
+    "usage",
 )
 
 
 @dataclass(frozen=True, slots=True)
 class Index:
-    """A secondary index: both key attributes are strings, every attribute is projected."""
+    """A secondary index: a string partition key, a string (or number) sort key, every attribute projected."""
 
     name: str
     partition: str
     sort: str
     local: bool = False
     """A local index shares the table's partition key and allows consistent reads."""
+    sort_type: Literal["S", "N"] = "S"
+    """`N` for a numeric sort key (kept in order by atomic `ADD`s)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +53,8 @@ class ResourceNames:
     roles: str = field(init=False)
     tools: str = field(init=False)
     logins: str = field(init=False)
+    quotas: str = field(init=False)
+    usage: str = field(init=False)
     bucket: str = field(init=False)
 
     def __post_init__(self) -> None:
@@ -75,6 +82,11 @@ USERS_BY_NAME = Index("by-name", "PK", "nameKey", local=True)
 USERS_BY_LOGIN = Index("by-login", "loginPk", "loginSk")
 USERS_BY_STATUS = Index("by-status", "statusPk", "loginSk")
 USERS_BY_DOMAIN = Index("by-domain", "domainPk", "loginSk")
+OVERRIDES_BY_USER = Index("overrides-by-user", "userPk", "untilSk")
+OVERRIDES_BY_END = Index("overrides-by-end", "endPk", "untilSk")
+EVENTS_BY_USER = Index("events-by-user", "userPk", "eventSk")
+EVENTS_BY_TIER = Index("events-by-tier", "tierPk", "eventSk")
+USAGE_BY_SPEND = Index("by-spend", "spendPk", "spent", sort_type="N")
 
 INDEXES: dict[str, tuple[Index, ...]] = {
     "sessions": (SESSIONS_BY_LAST_MESSAGE,),
@@ -88,8 +100,10 @@ INDEXES: dict[str, tuple[Index, ...]] = {
     "roles": (),
     "tools": (),
     "logins": (),
+    "quotas": (OVERRIDES_BY_USER, OVERRIDES_BY_END, EVENTS_BY_USER, EVENTS_BY_TIER),
+    "usage": (USAGE_BY_SPEND,),
 }
 """Secondary indexes per logical table."""
 
-TTL_ATTRIBUTES: dict[str, str] = {"logins": "ttl"}
+TTL_ATTRIBUTES: dict[str, str] = {"logins": "ttl", "usage": "ttl"}
 """Tables whose items DynamoDB deletes after the epoch second in this attribute."""

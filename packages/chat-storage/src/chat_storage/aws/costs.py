@@ -15,10 +15,12 @@ from chat_core.costs import (
     period_of,
     summarize_records,
 )
+from chat_core.errors import ConflictError
 from chat_core.ids import UserId, validate_id
-from chat_storage.aws._errors import Rejected, call, transact
+from chat_storage.aws._errors import call, transact
 from chat_storage.aws._items import attrs_of, iso, key, query_all
 from chat_storage.aws._tables import COSTS_BY_TIME
+from chat_storage.aws.usage import read_settlement, settlement_items
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb import DynamoDBClient
@@ -35,6 +37,8 @@ def _number(value: float | int) -> dict[str, str]:
     return {"N": format(Decimal(str(value)), "f")}
 
 
+_SETTLE_ATTEMPTS = 8
+"""Reads and transactions before giving up when a user's usage keeps changing under a turn."""
 _MODEL = "m."
 """Per-model totals live on the month item as `m.<field>.<modelId>`: one item holds the whole summary."""
 
@@ -119,14 +123,28 @@ class DynamoCostLedger:
     reports query (month items have none, so the index holds records only).
     """
 
-    def __init__(self, client: DynamoDBClient, table: str) -> None:
+    def __init__(self, client: DynamoDBClient, table: str, usage_table: str) -> None:
         self._client = client
         self._table = table
+        self._usage_table = usage_table
 
     async def record(self, entry: CostRecord) -> bool:
         """Store the record and add it to the month's summary atomically; `False` if already recorded."""
-        result = await transact("record a cost", self._client, cost_items(self._table, entry))
-        return not isinstance(result, Rejected)
+        reservation = entry.quota.reservation_id if entry.quota is not None else None
+        for _ in range(_SETTLE_ATTEMPTS):
+            read = await read_settlement(
+                self._client, self._usage_table, entry.user_id, entry.timestamp, reservation
+            )
+            counted = settlement_items(
+                self._usage_table, entry, user_id=entry.user_id, reservation_id=reservation, read=read
+            )
+            result = await transact("record a cost", self._client, [*cost_items(self._table, entry), *counted])
+            if result is None:
+                return True
+            if result.failed(0):
+                return False
+            # A concurrent turn of the same user moved their usage since it was read: read again.
+        raise ConflictError("The user's usage kept changing; try again.")
 
     async def summary(self, user_id: UserId, period: str) -> UserCostSummary:
         """The user's `YYYY-MM` summary (zeros when nothing was spent): one GetItem."""

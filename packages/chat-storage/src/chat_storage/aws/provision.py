@@ -26,12 +26,13 @@ _INDEX_WAIT_SECONDS = 1800
 
 def table_definition(table: str, indexes: tuple[Index, ...]) -> dict[str, Any]:
     """`CreateTable` parameters: string `PK`/`SK`, on-demand billing, every index projecting all."""
-    attributes = {"PK", "SK"} | {index.partition for index in indexes} | {index.sort for index in indexes}
+    types = {"PK": "S", "SK": "S"} | {index.partition: "S" for index in indexes}
+    types |= {index.sort: index.sort_type for index in indexes}
     definition: dict[str, Any] = {
         "TableName": table,
         "BillingMode": "PAY_PER_REQUEST",
         "AttributeDefinitions": [
-            {"AttributeName": name, "AttributeType": "S"} for name in sorted(attributes)
+            {"AttributeName": name, "AttributeType": kind} for name, kind in sorted(types.items())
         ],
         "KeySchema": [
             {"AttributeName": "PK", "KeyType": "HASH"},
@@ -99,7 +100,8 @@ async def _add_missing_indexes(dynamodb: DynamoDBClient, table: str, indexes: tu
             await dynamodb.update_table(
                 TableName=table,
                 AttributeDefinitions=[
-                    {"AttributeName": name, "AttributeType": "S"} for name in (index.partition, index.sort)
+                    {"AttributeName": index.partition, "AttributeType": "S"},
+                    {"AttributeName": index.sort, "AttributeType": index.sort_type},
                 ],
                 GlobalSecondaryIndexUpdates=[{"Create": _index_definition(index)}],
             )

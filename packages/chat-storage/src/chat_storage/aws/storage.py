@@ -15,10 +15,12 @@ from chat_storage.aws.costs import DynamoCostLedger
 from chat_storage.aws.documents import DynamoDocumentRepository
 from chat_storage.aws.files import DynamoFileRepository
 from chat_storage.aws.managed_models import DynamoManagedModelRepository
+from chat_storage.aws.quotas import DynamoQuotaRepository
 from chat_storage.aws.roles import DynamoAppRoleRepository, DynamoLoginStateStore, DynamoToolRepository
 from chat_storage.aws.s3 import S3BlobStore
 from chat_storage.aws.sessions import DynamoMessageRepository, DynamoSessionRepository
 from chat_storage.aws.turns import DynamoTurnRepository
+from chat_storage.aws.usage import DynamoRateLimitCounters, DynamoUsageLedger
 from chat_storage.aws.users import DynamoUserRepository
 from chat_storage.base import Storage
 from chat_storage.config import AwsStorageConfig
@@ -47,11 +49,14 @@ def aws_storage(dynamodb: DynamoDBClient, s3: S3Client, names: ResourceNames) ->
         assistants=DynamoAssistantRepository(dynamodb, names.assistants),
         files=DynamoFileRepository(dynamodb, names.files),
         documents=DynamoDocumentRepository(dynamodb, names.documents),
-        costs=DynamoCostLedger(dynamodb, names.costs),
+        costs=DynamoCostLedger(dynamodb, names.costs, names.usage),
         users=DynamoUserRepository(dynamodb, names.users),
         roles=DynamoAppRoleRepository(dynamodb, names.roles),
         tools=DynamoToolRepository(dynamodb, names.tools),
         login_states=DynamoLoginStateStore(dynamodb, names.logins),
+        quotas=DynamoQuotaRepository(dynamodb, names.quotas),
+        usage=DynamoUsageLedger(dynamodb, names.usage),
+        rate_limits=DynamoRateLimitCounters(dynamodb, names.usage),
         blobs=S3BlobStore(s3, names.bucket),
         ping=ping,
         turns=DynamoTurnRepository(dynamodb, names),

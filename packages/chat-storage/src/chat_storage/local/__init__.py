@@ -23,9 +23,12 @@ from chat_storage.local.documents import LocalDocumentRepository
 from chat_storage.local.files import LocalFileRepository
 from chat_storage.local.managed_models import LocalManagedModelRepository
 from chat_storage.local.messages import LocalMessageRepository
+from chat_storage.local.quotas import LocalQuotaRepository
+from chat_storage.local.rate_limits import LocalRateLimitCounters
 from chat_storage.local.roles import LocalAppRoleRepository, LocalLoginStateStore, LocalToolRepository
 from chat_storage.local.sessions import LocalSessionRepository
 from chat_storage.local.turns import LocalTurnRepository
+from chat_storage.local.usage import LocalUsageLedger
 from chat_storage.local.users import LocalUserRepository
 
 __all__ = [
@@ -40,9 +43,12 @@ __all__ = [
     "LocalLoginStateStore",
     "LocalManagedModelRepository",
     "LocalMessageRepository",
+    "LocalQuotaRepository",
+    "LocalRateLimitCounters",
     "LocalSessionRepository",
     "LocalToolRepository",
     "LocalTurnRepository",
+    "LocalUsageLedger",
     "LocalUserRepository",
     "open_local_storage",
 ]
@@ -94,6 +100,9 @@ async def open_local_storage(config: LocalStorageConfig) -> AsyncIterator[Storag
             roles=LocalAppRoleRepository(database),
             tools=LocalToolRepository(database),
             login_states=LocalLoginStateStore(database),
+            quotas=LocalQuotaRepository(database),
+            usage=LocalUsageLedger(database),
+            rate_limits=LocalRateLimitCounters(database),
             blobs=LocalBlobStore(
                 blob_root,
                 base_url=config.blob_base_url,

@@ -219,9 +219,83 @@ CREATE TABLE turns (
     recorded_at TEXT NOT NULL,
     PRIMARY KEY (user_id, session_id, turn_id)
 ) WITHOUT ROWID;
+# Version 7: spend quotas and cost reports. Tiers, assignments, overrides and events of the quota
+# system; per-user spend per UTC day (`YYYY-MM-DD`) and month (`YYYY-MM`) with what running turns
+# reserved; the system's rollups per period (totals, per model, per tier), written with each turn's
+# cost; markers that count distinct users once; and the request-rate counters shared by processes.
+_V7 = """
+CREATE TABLE quota_tiers (tier_id TEXT PRIMARY KEY, body TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE quota_assignments (assignment_id TEXT PRIMARY KEY, body TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE quota_overrides (
+    override_id TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL,
+    valid_until TEXT NOT NULL,
+    body TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX quota_overrides_by_user ON quota_overrides (user_id, valid_until DESC);
+CREATE INDEX quota_overrides_by_end ON quota_overrides (valid_until DESC);
+CREATE TABLE quota_events (
+    event_id TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL,
+    tier_id TEXT NOT NULL,
+    event_type TEXT NOT NULL,
+    at TEXT NOT NULL,
+    body TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX quota_events_by_time ON quota_events (at DESC);
+CREATE INDEX quota_events_by_user ON quota_events (user_id, at DESC);
+CREATE INDEX quota_events_by_tier ON quota_events (tier_id, at DESC);
+CREATE TABLE usage_periods (
+    user_id TEXT NOT NULL,
+    period TEXT NOT NULL,
+    spent_nusd INTEGER NOT NULL DEFAULT 0,
+    reserved_nusd INTEGER NOT NULL DEFAULT 0,
+    requests INTEGER NOT NULL DEFAULT 0,
+    tier_id TEXT NOT NULL DEFAULT '',
+    tier_name TEXT NOT NULL DEFAULT '',
+    limit_nusd INTEGER,
+    updated_at TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (user_id, period)
+) WITHOUT ROWID;
+CREATE INDEX usage_periods_by_spend ON usage_periods (period, spent_nusd DESC, user_id);
+CREATE TABLE usage_reservations (
+    user_id TEXT NOT NULL,
+    reservation_id TEXT NOT NULL,
+    amount_nusd INTEGER NOT NULL,
+    day TEXT NOT NULL,
+    month TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    PRIMARY KEY (user_id, reservation_id)
+) WITHOUT ROWID;
+CREATE TABLE usage_markers (
+    period TEXT NOT NULL,
+    scope TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    PRIMARY KEY (period, scope, user_id)
+) WITHOUT ROWID;
+CREATE TABLE cost_rollups (
+    period TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    item TEXT NOT NULL,
+    name TEXT NOT NULL DEFAULT '',
+    provider TEXT,
+    cost_nusd INTEGER NOT NULL DEFAULT 0,
+    requests INTEGER NOT NULL DEFAULT 0,
+    users INTEGER NOT NULL DEFAULT 0,
+    input_tokens INTEGER NOT NULL DEFAULT 0,
+    output_tokens INTEGER NOT NULL DEFAULT 0,
+    savings_nusd INTEGER NOT NULL DEFAULT 0,
+    warned INTEGER NOT NULL DEFAULT 0,
+    at_limit INTEGER NOT NULL DEFAULT 0,
+    utilization REAL NOT NULL DEFAULT 0,
+    updated_at TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (period, kind, item)
+) WITHOUT ROWID;
+CREATE TABLE rate_limits (key TEXT PRIMARY KEY, count INTEGER NOT NULL, expires_at REAL NOT NULL) WITHOUT ROWID;
+CREATE INDEX rate_limits_by_expiry ON rate_limits (expires_at);
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6)
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7)
 """Migration `n` (1-based) brings a file from version `n - 1` to `n`."""
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -17,7 +17,8 @@ from chat_core.costs import (
     summarize_records,
 )
 from chat_core.ids import UserId, validate_id
-from chat_storage.local._db import Database
+from chat_storage.local._db import Database, Params
+from chat_storage.local.usage import settlement_statements
 
 __all__ = ["LocalCostLedger"]
 
@@ -66,6 +67,8 @@ class CostWrite:
 
     record: tuple[object, ...]
     summary: tuple[object, ...]
+    settlement: tuple[tuple[str, Params], ...] = ()
+    """The record's quota and rollup statements (`chat_storage.local.usage.settlement_statements`)."""
 
     @classmethod
     def of(cls, entry: CostRecord) -> CostWrite:
@@ -97,13 +100,23 @@ class CostWrite:
                 entry.model_dump_json(by_alias=True),
             ),
             summary=(entry.user_id, period, entry.model_id, entry.model_name, entry.provider, *increments),
+            settlement=tuple(
+                settlement_statements(
+                    entry,
+                    user_id=entry.user_id,
+                    reservation_id=entry.quota.reservation_id if entry.quota is not None else None,
+                )
+            ),
         )
 
     def apply(self, connection: sqlite3.Connection) -> bool:
-        """Inside a write transaction: insert the record and, only if it was new, add it to its month."""
+        """Inside a write transaction: insert the record and, only if it was new, add it to its month,
+        to the user's quota periods (releasing the turn's reservation) and to the cost rollups."""
         if connection.execute(_INSERT_RECORD, self.record).rowcount == 0:
             return False
         connection.execute(_ADD_TO_SUMMARY, self.summary)
+        for statement, params in self.settlement:
+            connection.execute(statement, params)
         return True
 
 
@@ -112,6 +125,7 @@ class LocalCostLedger:
 
     `record` inserts the record with `INSERT OR IGNORE` keyed by (user, message id) and adds to the
     month's per-model row only when the insert happened, in one transaction: a retried turn counts once.
+    The same transaction counts the cost against the user's quota periods and the cost rollups.
     """
 
     def __init__(self, database: Database) -> None:
