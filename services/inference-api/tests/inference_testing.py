@@ -264,14 +264,14 @@ def validate_events(events: Sequence[tuple[str, dict[str, Any]]]) -> None:
 
 
 def check_grammar(names: list[str], payloads: list[dict[str, Any]]) -> None:
-    """citation* (message_start (block|reasoning)* message_stop metadata tool_use* tool_result*)* end.
+    """quota_warning? citation* (message_start (block|reasoning)* message_stop metadata tool_use* tool_result*)* end.
 
     end = metadata done | stream_error done; inside a message, block indices count up from 0.
     """
     assert names, "no events"
     assert names[-1] == "done", names
     assert names.count("done") == 1, names
-    position = 0
+    position = 1 if names[0] == "quota_warning" else 0
     while names[position] == "citation":
         position += 1
     in_message, open_block, next_index = False, None, 0

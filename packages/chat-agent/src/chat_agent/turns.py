@@ -50,6 +50,7 @@ from chat_core.messages import (
     ModelInfo,
 )
 from chat_core.ports import TurnRepository
+from chat_core.quotas import QuotaStamp
 from chat_core.turns import TurnCharge, TurnRecord
 
 __all__ = [
@@ -130,10 +131,15 @@ class TurnStore(Protocol):
 
 
 class StorageTurnStore:
-    """Stores each turn as one atomic write: both messages, the session's counters and the cost."""
+    """Stores each turn as one atomic write: both messages, the session's counters and the cost.
 
-    def __init__(self, turns: TurnRepository) -> None:
+    With `quota`, the write also settles the turn's quota: its reservation is released and its cost
+    counted against the user's day and month and the cost rollups, under the tier it ran in.
+    """
+
+    def __init__(self, turns: TurnRepository, *, quota: QuotaStamp | None = None) -> None:
         self._turns = turns
+        self._quota = quota
 
     async def store(self, finished: FinishedTurn) -> str:
         """Record the turn under its turn id (a second store of the same turn writes nothing)."""
@@ -157,6 +163,7 @@ class StorageTurnStore:
                 )
                 if finished.counts_cost
                 else None,
+                quota=self._quota,
             )
         )
         return recorded.reply.id

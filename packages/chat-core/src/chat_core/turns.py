@@ -15,6 +15,7 @@ from typing import Any
 from chat_core.costs import CostRecord, PricingSnapshot, TokenUsage
 from chat_core.ids import SessionId, UserId
 from chat_core.messages import Message, MessageDraft
+from chat_core.quotas import QuotaStamp
 
 __all__ = ["RecordedTurn", "TurnCharge", "TurnRecord"]
 
@@ -30,7 +31,13 @@ class TurnCharge:
     pricing: PricingSnapshot
 
     def cost_record(
-        self, *, user_id: UserId, session_id: SessionId, message_id: str, at: datetime
+        self,
+        *,
+        user_id: UserId,
+        session_id: SessionId,
+        message_id: str,
+        at: datetime,
+        quota: QuotaStamp | None = None,
     ) -> CostRecord:
         """The cost ledger's record of the reply `message_id` (known once storage numbered it)."""
         return CostRecord.for_turn(
@@ -43,6 +50,7 @@ class TurnCharge:
             usage=self.usage,
             pricing=self.pricing,
             timestamp=at,
+            quota=quota,
         )
 
 
@@ -65,6 +73,9 @@ class TurnRecord:
     set once and never replaced by another (a different one is a `ConflictError`)."""
     charge: TurnCharge | None = None
     """`None` for a turn that is not billed (it failed before using any tokens)."""
+    quota: QuotaStamp | None = None
+    """The spend quota the turn ran under: its reservation is released and, when billed, its cost is
+    counted against the user's day and month and the cost rollups, in the same write."""
 
 
 @dataclass(frozen=True, slots=True)

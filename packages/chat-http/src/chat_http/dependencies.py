@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
@@ -26,11 +26,15 @@ __all__ = [
     "OfferedTools",
     "StorageDep",
     "SystemAdminUser",
+    "TurnRateLimit",
+    "WriteRateLimit",
     "admin_user",
     "current_permissions",
     "current_user",
     "offered_catalogue",
     "system_admin_user",
+    "turn_rate_limit",
+    "write_rate_limit",
 ]
 
 _bearer = HTTPBearer(
@@ -104,6 +108,31 @@ async def offered_catalogue(request: Request) -> Mapping[str, ToolDefinition]:
     return offered_tools(catalogue.values(), state.tool_registry.ids)
 
 
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+async def turn_rate_limit(
+    request: Request, response: Response, user: Annotated[User, Depends(current_user)]
+) -> None:
+    """Count a chat turn against the caller's turn rate (429 `rate_limit_exceeded` when over it)."""
+    limits = service_state(request).rate_limits
+    if limits is not None:
+        response.headers.update((await limits.hit("turn", user.user_id)).headers())
+
+
+async def write_rate_limit(
+    request: Request, response: Response, user: Annotated[User, Depends(current_user)]
+) -> None:
+    """Count a request that changes something against the caller's write rate (reads are free)."""
+    limits = service_state(request).rate_limits
+    if limits is not None and request.method not in _SAFE_METHODS:
+        response.headers.update((await limits.hit("write", user.user_id)).headers())
+
+
+TurnRateLimit = Depends(turn_rate_limit)
+"""For `dependencies=[...]` of a chat-turn route."""
+WriteRateLimit = Depends(write_rate_limit)
+"""For `dependencies=[...]` of an authenticated router: counts its POST, PUT, PATCH and DELETE requests."""
 StorageDep = Annotated[Storage, Depends(_storage)]
 KnowledgeDep = Annotated[KnowledgeBases, Depends(_knowledge)]
 CurrentUser = Annotated[User, Depends(current_user)]

@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from chat_core.errors import ChatError, ErrorCode, RateLimitError, UnavailableError
+from chat_core.errors import ChatError, ErrorCode, QuotaExceededError, RateLimitError, UnavailableError
 from chat_core.logs import request_id_var
 
 __all__ = [
@@ -126,7 +126,7 @@ def internal_error_response() -> JSONResponse:
 
 
 def _retry_after(exc: ChatError) -> int | None:
-    if isinstance(exc, UnavailableError | RateLimitError):
+    if isinstance(exc, UnavailableError | RateLimitError | QuotaExceededError):
         return exc.retry_after
     return None
 
@@ -137,9 +137,12 @@ async def _handle_chat_error(request: Request, exc: Exception) -> JSONResponse:
     if status_code >= 500:
         logger.error("request failed: %s", exc.code.value, exc_info=exc)
     wait = _retry_after(exc)
-    headers = None if wait is None else {"Retry-After": str(wait)}
+    headers = {} if wait is None else {"Retry-After": str(wait)}
+    if isinstance(exc, RateLimitError) and isinstance(exc.detail, dict):
+        fields = {"RateLimit-Limit": "limit", "RateLimit-Remaining": "remaining", "RateLimit-Reset": "reset"}
+        headers |= {header: str(exc.detail[name]) for header, name in fields.items() if name in exc.detail}
     return error_response(
-        status_code, exc.code, exc.message, detail=exc.detail, field=exc.field, headers=headers
+        status_code, exc.code, exc.message, detail=exc.detail, field=exc.field, headers=headers or None
     )
 
 

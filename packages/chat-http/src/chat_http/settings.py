@@ -12,6 +12,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, ClassVar, Literal, Self
 
+from limits import parse as parse_rate
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -88,6 +89,8 @@ class EdgeSettings(BaseSettings):
     """Seconds a health or readiness probe waits for storage before answering 503 (its own, shorter
     deadline): app-api's `/health`, inference-api's `/ready`."""
     resource_prefix: str = "chat"
+    sqlite_busy_timeout_ms: int = Field(default=30_000, ge=0, le=600_000)
+    """How long a SQLite write waits for another writer before the request fails with 503."""
     auth_mode: Literal["dev", "oidc"] | None = None
     """`dev` (HS256) or `oidc`; unset means `dev` in development and `oidc` in production."""
     dev_jwt_secret: SecretStr | None = None
@@ -126,6 +129,23 @@ class EdgeSettings(BaseSettings):
     roles_cache_seconds: float = Field(default=30.0, ge=0, le=3600)
     """How long a service keeps the AppRole catalogue and the tool catalogue: a change made on one
     replica is seen by every replica within this time (at once on the replica that made it)."""
+    quota_enforcement: bool = True
+    """Check spend quotas before each stored turn (inference-api)."""
+    quota_store_outage: Literal["refuse", "warn"] = "refuse"
+    """When quotas cannot be read or reserved: `refuse` answers 503 (the default: never fail open);
+    `warn` lets the turn run unchecked and logs a warning, for deployments that prefer availability."""
+    quota_cache_seconds: float = Field(default=30.0, ge=0, le=3600)
+    """How long a process keeps quota tiers and assignments (overrides are always read fresh)."""
+    quota_reserve_output_tokens: int = Field(default=1024, ge=0, le=1_000_000)
+    """Output tokens a turn reserves at the model's price before it runs (at most its `max_tokens`)."""
+    quota_reservation_seconds: int = Field(default=900, ge=60, le=86_400)
+    """After this long an unsettled reservation (a turn that never finished) is released."""
+    rate_limits_enabled: bool = True
+    rate_limit_turns: str = "30/minute"
+    """Chat turns per user (a `limits` expression: `30/minute`, `500/day`, `10/second;200/hour`)."""
+    rate_limit_writes: str = "300/minute"
+    """Requests that change something (POST, PUT, PATCH, DELETE) per user and service."""
+    rate_limit_strategy: Literal["sliding-window", "fixed-window"] = "sliding-window"
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: [
             "http://localhost:4200",
@@ -250,6 +270,11 @@ class EdgeSettings(BaseSettings):
                 raise ValueError("CHAT_DEV_JWT_SECRET is refused when CHAT_ENV=production.")
             if any(origin == "*" for origin in self.cors_origins):
                 raise ValueError("CHAT_CORS_ORIGINS must list origins in production, not '*'.")
+        for name in ("rate_limit_turns", "rate_limit_writes"):
+            try:
+                parse_rate(getattr(self, name))
+            except ValueError as exc:
+                raise ValueError(f"CHAT_{name.upper()} is not a rate such as '30/minute'.") from exc
         if self.rag_index == "pgvector" and self.rag_pgvector_dsn is None:
             raise ValueError("CHAT_RAG_PGVECTOR_DSN is required when CHAT_RAG_INDEX=pgvector.")
         if self.rag_embedder == "openai" and not (self.rag_openai_base_url and self.rag_openai_model):
@@ -337,6 +362,7 @@ class EdgeSettings(BaseSettings):
             )
         return LocalStorageConfig(
             data_dir=self.data_dir,
+            busy_timeout_ms=self.sqlite_busy_timeout_ms,
             blob_base_url=f"{self.public_url.rstrip('/')}/blobs",
             blob_signing_secret=SecretStr(blob_secret),
         )

@@ -17,6 +17,8 @@ from chat_agent.tools.registry import ToolRegistry
 from chat_http.auth import TokenVerifier, build_token_verifier
 from chat_http.knowledge import KnowledgeBases
 from chat_http.permissions import RoleCatalogueCache, ToolCatalogueCache
+from chat_http.quotas import QuotaCatalogueCache
+from chat_http.rate_limits import RateLimits
 from chat_http.secrets import blob_signing_secret
 from chat_http.settings import EdgeSettings
 from chat_http.telemetry import Telemetry, instrument_storage
@@ -54,6 +56,10 @@ class ServiceState:
     """The tool catalogue's entries (same TTL as the roles: together they decide who may use a tool)."""
     tool_registry: ToolRegistry = field(default_factory=ToolRegistry)
     """The tools this platform runs: the catalogue only offers these."""
+    quota_cache: QuotaCatalogueCache = field(default_factory=QuotaCatalogueCache)
+    """Quota tiers and assignments (services pass one with `ttl=settings.quota_cache_seconds`)."""
+    rate_limits: RateLimits | None = None
+    """The per-user request-rate limits (`None` when `CHAT_RATE_LIMITS_ENABLED=false`)."""
 
 
 def lifespan_state(state: ServiceState) -> dict[str, ServiceState]:
@@ -87,6 +93,8 @@ class EdgeResources:
     storage: Storage
     verifier: TokenVerifier
     knowledge: KnowledgeBases
+    rate_limits: RateLimits | None = None
+    """Built from the settings over the storage's counters (`None` when disabled)."""
 
 
 @asynccontextmanager
@@ -110,4 +118,15 @@ async def open_edge_resources(
         storage = instrument_storage(storage, telemetry)
     knowledge = KnowledgeBases(settings.rag_config())
     stack.push_async_callback(knowledge.aclose)
-    return EdgeResources(storage=storage, verifier=verifier, knowledge=knowledge)
+    rate_limits = (
+        RateLimits(
+            storage.rate_limits,
+            turns=settings.rate_limit_turns,
+            writes=settings.rate_limit_writes,
+            strategy=settings.rate_limit_strategy,
+            metrics=telemetry.metrics if telemetry is not None else None,
+        )
+        if settings.rate_limits_enabled
+        else None
+    )
+    return EdgeResources(storage=storage, verifier=verifier, knowledge=knowledge, rate_limits=rate_limits)

@@ -43,11 +43,14 @@ class Storage:
     roles: AppRoleRepository
     tools: ToolRepository
     login_states: LoginStateStore
-    quotas: QuotaRepository
-    usage: UsageLedger
-    rate_limits: RateLimitCounters
     blobs: BlobStore
     ping: Callable[[], Awaitable[None]]
     """Raise `UnavailableError` when the backend cannot be reached (used by `/health`)."""
     turns: TurnRepository
     """Finished chat turns, each one atomic write (messages, session counters, cost)."""
+    quotas: QuotaRepository
+    """Quota tiers, assignments, overrides and events."""
+    usage: UsageLedger
+    """Per-user spend per UTC day and month, reservations, cost rollups."""
+    rate_limits: RateLimitCounters
+    """Request-rate counters shared by every replica."""

@@ -12,6 +12,7 @@ from chat_agent.models.providers import ProviderModels
 from chat_agent.tools.registry import ToolRegistry
 from chat_agent.turns import TurnObserver, TurnPolicy, TurnRunner
 from chat_http.permissions import RoleCatalogueCache, ToolCatalogueCache
+from chat_http.quotas import QuotaCatalogueCache
 from chat_http.runtime import RuntimeStatus
 from chat_http.state import ServiceState, lifespan_state, open_edge_resources
 from chat_http.telemetry import TurnMetrics, telemetry_of
@@ -59,6 +60,7 @@ def lifespan_for(
             # Last in, first out: running turns finish and are stored before storage closes.
             stack.push_async_callback(turns.drain, settings.shutdown_grace_seconds)
             registry = ToolRegistry()
+            quota_cache = QuotaCatalogueCache(ttl=settings.quota_cache_seconds)
             chat = ChatServices(
                 settings=settings,
                 storage=storage,
@@ -66,6 +68,8 @@ def lifespan_for(
                 tools=registry,
                 knowledge=edge.knowledge,
                 turns=turns,
+                quotas=quota_cache,
+                metrics=telemetry.metrics,
             )
             yield lifespan_state(
                 AppState(
@@ -79,6 +83,8 @@ def lifespan_for(
                     chat=chat,
                     runtime_status=runtime_status,
                     telemetry=telemetry,
+                    quota_cache=quota_cache,
+                    rate_limits=edge.rate_limits,
                 )
             )
 

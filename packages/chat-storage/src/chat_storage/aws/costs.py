@@ -138,7 +138,9 @@ class DynamoCostLedger:
             counted = settlement_items(
                 self._usage_table, entry, user_id=entry.user_id, reservation_id=reservation, read=read
             )
-            result = await transact("record a cost", self._client, [*cost_items(self._table, entry), *counted])
+            result = await transact(
+                "record a cost", self._client, [*cost_items(self._table, entry), *counted]
+            )
             if result is None:
                 return True
             if result.failed(0):

@@ -10,8 +10,9 @@ The transaction then holds every write of the turn, each guarded by a condition 
 | turn marker `TURN#{turnId}` | messages | put (first index, count) | `attribute_not_exists` |
 | session `USER#{uid}` / `SESSION#{sid}` | sessions | `ADD messageCount, version`; `SET` times, preferences | exists (else: put, `attribute_not_exists`) |
 | cost record and month | costs | as `DynamoCostLedger.record` | record `attribute_not_exists` |
+| quota settlement | usage | reservation delete; `ADD` on the user's day and month and on the two period rollups (`chat_storage.aws.usage.settlement_items`, after its own consistent read) | reservation exists; the user items' first-turn and threshold decisions |
 
-Seven items (DynamoDB allows 100) of at most 350 KB per message (400 KB per item), well under the
+At most fifteen items (DynamoDB allows 100) of at most 350 KB per message (400 KB per item), well under the
 4 MB of a transaction. A concurrent turn or append moves the counter and cancels the transaction,
 which is then read and tried again; a turn id found on the read has been recorded and is returned as
 stored. A crash before the transaction leaves nothing, after it everything.
@@ -40,6 +41,7 @@ from chat_storage.aws.sessions import (
     session_key,
     sort_key,
 )
+from chat_storage.aws.usage import read_settlement, settlement_items
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb import DynamoDBClient
@@ -64,6 +66,7 @@ class DynamoTurnRepository:
         self._sessions = names.sessions
         self._messages = names.messages
         self._costs = names.costs
+        self._usage = names.usage
 
     async def record(self, turn: TurnRecord) -> RecordedTurn:
         """Store the turn whole, or nothing, once per `turn.turn_id` (see `chat_core.ports`)."""
@@ -113,13 +116,21 @@ class DynamoTurnRepository:
                 self._session_write(turn, preferences, exists=session is not None),
             ]
             charged_at = len(items)
+            cost = None
             if turn.charge is not None:
                 reply_id = message_id(session_id, first + len(bodies) - 1)
                 cost = turn.charge.cost_record(
-                    user_id=user_id, session_id=session_id, message_id=reply_id, at=turn.at
+                    user_id=user_id, session_id=session_id, message_id=reply_id, at=turn.at, quota=turn.quota
                 )
                 items += cost_items(self._costs, cost)
-            # Per-user usage counters (quotas) join here: `ADD`s in this same transaction.
+            # The quota settlement: release the reservation, count the cost (user's day and month,
+            # cost rollups), decided from a consistent read of the user's usage items.
+            reservation = turn.quota.reservation_id if turn.quota is not None else None
+            if cost is not None or reservation is not None:
+                usage = await read_settlement(self._client, self._usage, user_id, turn.at, reservation)
+                items += settlement_items(
+                    self._usage, cost, user_id=user_id, reservation_id=reservation, read=usage
+                )
             rejected = await transact("record a turn", self._client, items)
             if rejected is None:
                 return RecordedTurn(

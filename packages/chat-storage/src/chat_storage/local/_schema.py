@@ -219,6 +219,8 @@ CREATE TABLE turns (
     recorded_at TEXT NOT NULL,
     PRIMARY KEY (user_id, session_id, turn_id)
 ) WITHOUT ROWID;
+"""
+
 # Version 7: spend quotas and cost reports. Tiers, assignments, overrides and events of the quota
 # system; per-user spend per UTC day (`YYYY-MM-DD`) and month (`YYYY-MM`) with what running turns
 # reserved; the system's rollups per period (totals, per model, per tier), written with each turn's

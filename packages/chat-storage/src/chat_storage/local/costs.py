@@ -110,8 +110,11 @@ class CostWrite:
         )
 
     def apply(self, connection: sqlite3.Connection) -> bool:
-        """Inside a write transaction: insert the record and, only if it was new, add it to its month,
-        to the user's quota periods (releasing the turn's reservation) and to the cost rollups."""
+        """Inside a write transaction: insert the record and, only if it was new, count it.
+
+        Counted: its month's summary, the user's quota periods (releasing the turn's reservation) and
+        the cost rollups.
+        """
         if connection.execute(_INSERT_RECORD, self.record).rowcount == 0:
             return False
         connection.execute(_ADD_TO_SUMMARY, self.summary)

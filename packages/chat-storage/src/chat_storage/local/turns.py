@@ -22,6 +22,7 @@ from chat_storage._messages import message_body, stored_message
 from chat_storage.local._db import Database, to_db_time
 from chat_storage.local.costs import CostWrite
 from chat_storage.local.sessions import INSERT_SESSION, preference_changes, session_row
+from chat_storage.local.usage import settlement_statements
 
 __all__ = ["LocalTurnRepository"]
 
@@ -99,19 +100,26 @@ def _record(connection: sqlite3.Connection, prepared: _Prepared) -> _Outcome:
     if turn.charge is not None:
         reply_id = message_id(session_id, first + len(prepared.bodies) - 1)
         cost = turn.charge.cost_record(
-            user_id=user_id, session_id=session_id, message_id=reply_id, at=turn.at
+            user_id=user_id, session_id=session_id, message_id=reply_id, at=turn.at, quota=turn.quota
         )
+        # The cost record's write also counts the cost against the user's day and month, releases
+        # the turn's reservation and adds to the cost rollups (`CostWrite.settlement`).
         if not CostWrite.of(cost).apply(connection):
             raise InternalError(f"A cost record for message {reply_id!r} already exists.")
-    # Per-user usage counters (quotas) are added here, in this same transaction.
+    elif turn.quota is not None and turn.quota.reservation_id is not None:
+        for statement, params in settlement_statements(
+            None, user_id=user_id, reservation_id=turn.quota.reservation_id
+        ):
+            connection.execute(statement, params)
     return _Outcome(first, None)
 
 
 class LocalTurnRepository:
     """`TurnRepository` on SQLite.
 
-    The messages, the turn marker, the session row and the cost record with its month's totals, in
-    one `BEGIN IMMEDIATE` transaction.
+    The messages, the turn marker, the session row, the cost record with its month's totals and the
+    turn's quota settlement (usage periods, reservation, cost rollups), in one `BEGIN IMMEDIATE`
+    transaction.
     """
 
     def __init__(self, database: Database) -> None:

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 from sse_starlette import EventSourceResponse
 
-from chat_http.dependencies import CurrentPermissions, OfferedTools
+from chat_http.dependencies import CurrentPermissions, OfferedTools, TurnRateLimit
 from chat_http.errors import ErrorBody
 from inference_api.chat import service
 from inference_api.chat.access import TurnAccess
@@ -42,9 +42,15 @@ router = APIRouter(tags=["chat"])
         403: {"model": ErrorBody, "description": "Model or tool not allowed by the caller's AppRoles"},
         404: {"model": ErrorBody, "description": "Unknown model, assistant, upload or session"},
         409: {"model": ErrorBody, "description": "An attached upload is not ready"},
-        429: {"model": ErrorBody, "description": "The model provider is throttling"},
+        429: {
+            "model": ErrorBody,
+            "description": "Spend quota (`quota_exceeded`) or turn rate (`rate_limit_exceeded`) reached, "
+            "or the model provider is throttling; `Retry-After` says when to try again",
+        },
+        503: {"model": ErrorBody, "description": "Storage (or the quota store) cannot be reached"},
         502: {"model": ErrorBody, "description": "The model provider failed before the first event"},
     },
+    dependencies=[TurnRateLimit],
 )
 async def create_invocation(
     body: InvocationRequest, user: CurrentUser, access: TurnAccessDep, chat: ChatServicesDep

@@ -18,6 +18,7 @@ from typing import Any
 from chat_agent.history import load_history, to_strands_messages
 from chat_agent.models.base import Grounding, ModelFactory, ModelRequest, Passage
 from chat_agent.prompts import system_prompt
+from chat_agent.streaming import encode_event
 from chat_agent.tools.registry import ToolRegistry
 from chat_agent.turns import PreparedTurn, StorageTurnStore, TurnRunner
 from chat_core.assistants import Assistant, AssistantAccess, assistant_access, require_use
@@ -32,6 +33,8 @@ from chat_core.managed_models import ManagedModel, ModelProvider
 from chat_core.messages import ContentBlock, MessageDraft
 from chat_core.sessions import SessionMetadata
 from chat_http.knowledge import KnowledgeBases
+from chat_http.metrics import EdgeMetrics
+from chat_http.quotas import QuotaCatalogueCache
 from chat_rag import SearchHit, augment_prompt, citations
 from chat_storage import Storage
 from inference_api.chat.access import TurnAccess, check_model, resolve_tools
@@ -41,6 +44,7 @@ from inference_api.chat.attachments import (
     document_names,
     resolve_attachments,
 )
+from inference_api.chat.quota import admit_turn
 from inference_api.chat.schemas import InvocationRequest
 from inference_api.config import Settings
 
@@ -57,6 +61,8 @@ class ChatServices:
     tools: ToolRegistry
     knowledge: KnowledgeBases
     turns: TurnRunner
+    quotas: QuotaCatalogueCache
+    metrics: EdgeMetrics | None = None
 
 
 def _check_limits(settings: Settings, body: InvocationRequest) -> None:
@@ -245,6 +251,31 @@ async def prepare_turn(
 async def start_chat(
     services: ChatServices, user: User, access: TurnAccess, body: InvocationRequest, *, started: float
 ) -> AsyncIterator[bytes]:
-    """Prepare the turn, start it, and return its SSE frames once the first event exists."""
+    """Prepare, admit (spend quota), start; the SSE frames once the first event exists.
+
+    A due `quota_warning` event comes first.
+
+    Raises:
+        QuotaExceededError: a `block` limit is reached (429, nothing streamed).
+    """
     turn = await prepare_turn(services, user, access, body, started=started)
-    return await services.turns.start(turn, StorageTurnStore(services.storage.turns))
+    storage = services.storage
+    admission = await admit_turn(
+        services.settings,
+        storage,
+        services.quotas,
+        services.metrics,
+        access.permissions,
+        turn,
+        max_tokens=body.max_tokens,
+    )
+    frames = await services.turns.start(turn, StorageTurnStore(storage.turns, quota=admission.stamp))
+    if admission.warning is None:
+        return frames
+    return _after(encode_event("quota_warning", admission.warning), frames)
+
+
+async def _after(first: bytes, frames: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    yield first
+    async for frame in frames:
+        yield frame
