@@ -141,6 +141,7 @@ def make_settings(data_dir: Path, **overrides: Any) -> Settings:
         "dev_jwt_secret": SecretStr(DEV_SECRET),
         "log_json": False,
         "ingest_reconcile_seconds": 0.2,
+        "rate_limit_writes": "100000/minute",  # counted, never reached: the shared apps serve many tests
     }
     return Settings(_env_file=None, **(values | overrides))  # type: ignore[call-arg]
 

@@ -24,6 +24,7 @@ from app_api.documents.ingestion import IngestionRunner
 from app_api.documents.reconciler import DocumentReconciler
 from app_api.state import AppState
 from chat_http.permissions import RoleCatalogueCache, ToolCatalogueCache
+from chat_http.quotas import QuotaCatalogueCache
 from chat_http.secrets import blob_signing_secret
 from chat_http.state import ServiceState, lifespan_state, open_edge_resources
 from chat_http.telemetry import telemetry_of
@@ -89,6 +90,8 @@ def lifespan_for(
                     previews=previews,
                     sign_in=SignIn.from_settings(settings, sign_in_http),
                     telemetry=telemetry,
+                    quota_cache=QuotaCatalogueCache(ttl=settings.quota_cache_seconds),
+                    rate_limits=edge.rate_limits,
                 )
             )
 

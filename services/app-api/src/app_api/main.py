@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from fastapi import FastAPI
 
 from app_api import __version__
+from app_api.admin_costs.router import router as admin_costs_router
 from app_api.assistants.router import router as assistants_router
 from app_api.auth.router import router as auth_router
 from app_api.blobs.router import router as blobs_router
@@ -21,6 +22,8 @@ from app_api.lifespan import lifespan_for
 from app_api.managed_models.router import admin_router as admin_models_router
 from app_api.managed_models.router import router as models_router
 from app_api.model_discovery.router import router as discovery_router
+from app_api.quotas.router import admin_router as admin_quota_router
+from app_api.quotas.router import router as quota_router
 from app_api.roles.router import router as roles_router
 from app_api.sessions.router import router as sessions_router
 from app_api.tools.router import admin_router as admin_tools_router
@@ -28,12 +31,16 @@ from app_api.tools.router import router as tools_router
 from app_api.users.router import admin_router as admin_users_router
 from app_api.users.router import router as users_router
 from chat_http.app import create_service_app
-from chat_http.errors import ErrorBody
+from chat_http.dependencies import WriteRateLimit
+from chat_http.errors import ErrorBody, error_responses
 
 if TYPE_CHECKING:
     from chat_agent.models.base import ModelFactory
 
 __all__ = ["create_app"]
+
+_PUBLIC = (health_router, auth_router, blobs_router)
+"""Routers whose routes need no bearer token (their writes are not counted per user)."""
 
 
 def create_app(settings: Settings | None = None, *, model_factory: ModelFactory | None = None) -> FastAPI:
@@ -65,11 +72,17 @@ def create_app(settings: Settings | None = None, *, model_factory: ModelFactory 
         blobs_router,
         chat_router,
         costs_router,
+        quota_router,
         users_router,
         admin_users_router,
         tools_router,
         admin_tools_router,
+        admin_quota_router,
+        admin_costs_router,
     ):
-        app.include_router(router)
+        if router in _PUBLIC:
+            app.include_router(router)
+        else:
+            app.include_router(router, dependencies=[WriteRateLimit], responses=error_responses(429))
     install_devpage(app, settings)
     return app

@@ -79,4 +79,4 @@ async def read_domains(
 @admin_router.get("/{user_id}", response_model=UserDetailRead, responses=error_responses(404))
 async def read_user(user_id: str, admin: AdminUser, state: StateDep) -> UserDetailRead:
     """Admin: one user, with this month's cost, quota tier and effective permissions."""
-    return await service.describe_user(state.storage, state.role_cache, user_id)
+    return await service.describe_user(state.storage, state.role_cache, state.quota_cache, user_id)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from app_api.quotas.schemas import QuotaStatusRead
 from app_api.schemas import ApiModel
 from chat_core.costs import UserCostSummary
 from chat_core.identity import UserProfile, UserStatus
+from chat_core.quotas import QuotaEvent, QuotaEventType
 from chat_core.roles import UserPermissions
 
 __all__ = [
@@ -14,7 +16,7 @@ __all__ = [
     "MeRead",
     "PermissionsRead",
     "ProfileRead",
-    "QuotaStatusRead",
+    "RecentEventRead",
     "UserDetailRead",
     "UserListItem",
     "UserListRead",
@@ -124,18 +126,23 @@ class CostSummaryRead(ApiModel):
         )
 
 
-class QuotaStatusRead(ApiModel):
-    """The user's quota tier as AppRoles name it (limits come with quota tiers)."""
+class RecentEventRead(ApiModel):
+    """One of a user's latest quota events (`UserDetailResponse.recentEvents`)."""
 
-    tier_id: str | None = None
-    tier_name: str | None = None
-    matched_by: str | None = None
-    monthly_limit: float | None = None
-    current_usage: float
-    usage_percentage: float = 0.0
-    remaining: float | None = None
-    has_active_override: bool = False
-    override_reason: str | None = None
+    event_id: str
+    event_type: QuotaEventType
+    timestamp: datetime
+    percentage_used: float
+
+    @classmethod
+    def of(cls, event: QuotaEvent) -> RecentEventRead:
+        """The fields the user page shows."""
+        return cls(
+            event_id=event.event_id,
+            event_type=event.event_type,
+            timestamp=event.timestamp,
+            percentage_used=event.percentage_used,
+        )
 
 
 class PermissionsRead(ApiModel):
@@ -163,7 +170,7 @@ class UserDetailRead(ApiModel):
     profile: ProfileRead
     cost_summary: CostSummaryRead
     quota_status: QuotaStatusRead
-    recent_events: list[dict[str, object]]
+    recent_events: list[RecentEventRead]
     effective_permissions: PermissionsRead
 
 

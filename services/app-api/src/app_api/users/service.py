@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from app_api.quotas import service as quotas_service
 from app_api.users.schemas import (
     CostSummaryRead,
     MeRead,
     PermissionsRead,
     ProfileRead,
-    QuotaStatusRead,
+    RecentEventRead,
     UserDetailRead,
 )
 from chat_core.clock import utc_now
@@ -19,7 +20,10 @@ from chat_core.pagination import Page
 from chat_core.ports import UserRepository
 from chat_core.roles import UserPermissions
 from chat_http.permissions import RoleCatalogueCache
+from chat_http.quotas import QuotaCatalogueCache
 from chat_storage import Storage
+
+_RECENT_EVENTS = 10
 
 __all__ = ["describe_me", "describe_user", "find_by_email", "list_domains", "list_users", "search_users"]
 
@@ -47,24 +51,23 @@ async def list_domains(users: UserRepository, *, limit: int) -> list[str]:
     return await users.domains(limit=limit)
 
 
-async def describe_user(storage: Storage, role_cache: RoleCatalogueCache, user_id: str) -> UserDetailRead:
-    """A user's profile, this month's cost, quota tier and the permissions their last roles give."""
+async def describe_user(
+    storage: Storage, role_cache: RoleCatalogueCache, quota_cache: QuotaCatalogueCache, user_id: str
+) -> UserDetailRead:
+    """A user's profile, this month's cost, quota status, recent quota events and effective permissions."""
     profile = await storage.users.get(UserId(validate_id(user_id, field="userId")))
     if profile is None:
         raise NotFoundError(f"User {user_id!r} was not found.", field="userId")
     subject = User(user_id=profile.user_id, email=profile.email, name=profile.name, roles=profile.roles)
     permissions = await role_cache.permissions(storage.roles, subject)
     summary = await storage.costs.summary(profile.user_id, period_of(utc_now()))
+    check = await quotas_service.quota_check(storage, quota_cache, subject, permissions)
+    events = await storage.quotas.list_events(user_id=profile.user_id, limit=_RECENT_EVENTS)
     return UserDetailRead(
         profile=ProfileRead.of(profile),
         cost_summary=CostSummaryRead.of(summary),
-        quota_status=QuotaStatusRead(
-            tier_id=permissions.quota_tier,
-            tier_name=permissions.quota_tier,
-            matched_by="app_role" if permissions.quota_tier else None,
-            current_usage=summary.total_cost,
-        ),
-        recent_events=[],
+        quota_status=quotas_service.quota_status(check),
+        recent_events=[RecentEventRead.of(event) for event in events],
         effective_permissions=PermissionsRead.of(permissions),
     )
 

@@ -1,0 +1,1 @@
+"""The administrators' cost reports: keyed reads of the rollups each turn keeps."""
