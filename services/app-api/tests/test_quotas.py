@@ -291,3 +291,70 @@ class TestWriteRateLimit:
             api("bob", base_url=limited.base_url).put(
                 "/sessions/s-1/metadata", json={"title": "Mine"}
             ).raise_for_status()
+
+
+class TestResolutionSteps:
+    def test_each_step_in_order_as_the_inspector_shows_it(self, api: Api) -> None:
+        """override -> user -> AppRole -> JWT role -> email domain -> default, removed one at a time."""
+        admin = api("boss", roles=["admin"])
+        member = api("member", roles=["Faculty"])
+        member.get("/users/me").raise_for_status()
+        suffix = uuid.uuid4().hex[:8]
+        jwt_role, domain = f"Role{suffix}", f"d{suffix}.edu"
+        app_role = f"q_{suffix}"
+        created_role = admin.post(
+            "/admin/roles/",
+            json={"roleId": app_role, "displayName": "Quota test", "jwtRoleMappings": [jwt_role]},
+        )
+        assert created_role.status_code == 201, created_role.text
+        made: list[str] = []
+        tiers = []
+        for step in ("user", "role", "jwt", "domain", "default"):
+            tier_id = f"{step}-{suffix}"
+            created = admin.post(
+                "/admin/quota/tiers", json={"tierId": tier_id, "tierName": step, "monthlyCostLimit": 10}
+            )
+            assert created.status_code == 201, created.text
+            tiers.append(tier_id)
+        targets = [
+            {"assignmentType": "direct_user", "userId": member.user_id},
+            {"assignmentType": "app_role", "appRoleId": app_role},
+            {"assignmentType": "jwt_role", "jwtRole": jwt_role},
+            {"assignmentType": "email_domain", "emailDomain": domain},
+            {"assignmentType": "default_tier"},
+        ]
+        try:
+            for tier_id, target in zip(tiers, targets, strict=True):
+                response = admin.post("/admin/quota/assignments", json={"tierId": tier_id} | target)
+                assert response.status_code == 201, response.text
+                made.append(response.json()["assignmentId"])
+            now = datetime.now(UTC)
+            override = admin.post(
+                "/admin/quota/overrides",
+                json={
+                    "userId": member.user_id,
+                    "overrideType": "unlimited",
+                    "validFrom": (now - timedelta(minutes=5)).isoformat(),
+                    "validUntil": (now + timedelta(hours=1)).isoformat(),
+                    "reason": "step one",
+                },
+            ).json()
+
+            def inspect() -> tuple[str | None, str | None]:
+                found = admin.get(
+                    f"/admin/quota/users/{member.user_id}",
+                    params={"email": f"m@{domain}", "roles": f"{jwt_role},Other"},
+                ).json()
+                return found["matchedBy"], (found["tier"] or {}).get("tierId")
+
+            assert inspect() == ("override", tiers[0])
+            admin.delete(f"/admin/quota/overrides/{override['overrideId']}").raise_for_status()
+            expected = ["direct_user", "app_role", "jwt_role", "email_domain", "default_tier"]
+            for index, assignment_id in enumerate(made):
+                assert inspect() == (expected[index], tiers[index])
+                admin.delete(f"/admin/quota/assignments/{assignment_id}").raise_for_status()
+            assert inspect() == (None, None)
+        finally:
+            for assignment_id in made:
+                admin.delete(f"/admin/quota/assignments/{assignment_id}")
+            admin.delete(f"/admin/roles/{app_role}")
