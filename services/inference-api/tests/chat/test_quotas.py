@@ -27,6 +27,7 @@ from inference_testing import (
     text_cycle,
     validate_events,
 )
+from prometheus_client.parser import text_string_to_metric_families
 
 from chat_core.costs import CostRecord, PricingSnapshot, TokenUsage
 from chat_core.ids import SessionId, UserId
@@ -155,6 +156,16 @@ class TestBlock:
         assert [model.calls for model in quota_service.scripted.models] == [[]], "the model was never called"
         (event,) = await quota_service.storage.quotas.list_events(user_id=ALICE)
         assert (event.event_type, event.tier_id) == (QuotaEventType.BLOCK, "basic")
+        async with quota_service.client() as client:
+            scraped = (await client.get("/metrics")).text
+        blocks = {
+            sample.labels["reason"]: sample.value
+            for family in text_string_to_metric_families(scraped)
+            if family.name == "chat_quota_blocks"
+            for sample in family.samples
+            if sample.name == "chat_quota_blocks_total"
+        }
+        assert blocks == {"monthly_limit": 1.0}
 
     @pytest.mark.asyncio
     async def test_the_daily_limit_blocks_until_midnight(self, quota_service: Service, auth: Headers) -> None:
@@ -333,6 +344,16 @@ class TestRateLimit:
             assert 0 < int(response.headers["Retry-After"]) <= 60
             bob = await turn_as(service, auth("bob"))
             assert bob == 200, "each user has a limit of their own"
+            async with service.client() as client:
+                scraped = (await client.get("/metrics")).text
+            refusals = [
+                (sample.labels["limit"], sample.value)
+                for family in text_string_to_metric_families(scraped)
+                if family.name == "chat_rate_limit_refusals"
+                for sample in family.samples
+                if sample.name == "chat_rate_limit_refusals_total"
+            ]
+            assert refusals == [("turn", 2.0)]
 
 
 async def turn_as(service: Service, headers: dict[str, str]) -> int:
