@@ -352,8 +352,22 @@ class TestUsageDisplay:
     def test_a_quota_warning_reaches_the_banner_then_a_block_refuses_the_turn(
         self, frontend_user: UserFactory
     ) -> None:
+        # An override applies to the next turn at once (tiers and assignments reach inference-api
+        # within CHAT_QUOTA_CACHE_SECONDS): a $10 monthly limit, blocking, warned from 80 %.
         admin, member = frontend_user(admin=True), frontend_user()
-        tier_for(admin, member, monthlyCostLimit=10)
+        now = datetime.now(UTC)
+        created = admin.post(
+            "/admin/quota/overrides",
+            json={
+                "userId": member.user_id,
+                "overrideType": "custom_limit",
+                "monthlyCostLimit": 10,
+                "validFrom": (now - timedelta(hours=1)).isoformat().replace("+00:00", "Z"),
+                "validUntil": (now + timedelta(days=1)).isoformat().replace("+00:00", "Z"),
+                "reason": "Course budget",
+            },
+        )
+        assert created.status_code in (200, 201), created.text
         spend(member, 8.5)
         response, events = member.invoke(
             turn_body(str(uuid.uuid4()), "How long does the battery take to charge?")
@@ -369,4 +383,8 @@ class TestUsageDisplay:
         assert refused.json()["error"]["code"] == "quota_exceeded"
         assert int(refused.headers["Retry-After"]) > 0
         status = member.get("/users/me/quota").json()
-        assert (status["warningLevel"], status["remaining"]) == ("90%", 0.0)
+        assert (status["warningLevel"], status["remaining"], status["hasActiveOverride"]) == (
+            "90%",
+            0.0,
+            True,
+        )

@@ -17,6 +17,7 @@ from app_api.admin_costs.schemas import (
     TopUserCost,
 )
 from app_api.dependencies import AdminUser, StorageDep
+from chat_core.quotas import UNLIMITED_USD
 from chat_http.errors import error_responses
 
 __all__ = ["router"]
@@ -47,7 +48,7 @@ async def read_top_users(
     storage: StorageDep,
     period: Month = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    min_cost: Annotated[float | None, Query(alias="minCost", ge=0)] = None,
+    min_cost: Annotated[float | None, Query(alias="minCost", ge=0, le=UNLIMITED_USD)] = None,
     tier_id: Annotated[str | None, Query(alias="tierId", max_length=64)] = None,
 ) -> list[TopUserCost]:
     """Admin: the users who spent most in a month, highest first."""
