@@ -251,7 +251,10 @@ class TestRoleStoreDown:
         """The role catalogue re-read on every request (TTL 0): with its store down, `/models` and the
         tool routes fail as a 503 naming the roles, not an empty list and not a 403."""
         server = start_moto_server()
-        settings = aws_settings_for(tmp_path, server.endpoint, roles_cache_seconds=0, aws_max_attempts=1)
+        # Without rate limits: a write's rate-limit counter would fail first (also a 503).
+        settings = aws_settings_for(
+            tmp_path, server.endpoint, roles_cache_seconds=0, aws_max_attempts=1, rate_limits_enabled=False
+        )
         try:
             with start_app(settings) as live, httpx.Client(base_url=live.base_url, timeout=20) as client:
                 user = auth("member", roles=["Staff"])
