@@ -11,6 +11,9 @@ UV := $(or $(shell command -v uv 2>/dev/null),$(TOOLS)/bin/uv)
 RUN := $(UV) run --frozen
 SRC_DIRS := packages/chat-core/src packages/chat-storage/src packages/chat-rag/src packages/chat-http/src packages/chat-agent/src services/app-api/src services/inference-api/src
 PYTEST_ARGS ?=
+# Test processes (pytest-xdist). Many tests wait on servers and subprocesses, so one more worker than
+# this machine's two cores keeps both busy; `make pytest PYTEST_WORKERS=0` runs in one process.
+PYTEST_WORKERS ?= 3
 
 .PHONY: help uv sync test lint fmt typecheck pytest bench dev demo moto oidc error-doc clean
 
@@ -40,7 +43,7 @@ typecheck: sync ## mypy --strict over every member
 	$(RUN) mypy $(SRC_DIRS) packages/chat-core/tests
 
 pytest: sync ## Run the tests with coverage (floor: 90% of packages/*)
-	$(RUN) pytest packages services tests --cov --cov-report=term $(PYTEST_ARGS)
+	$(RUN) pytest packages services tests -n $(PYTEST_WORKERS) --cov --cov-report=term $(PYTEST_ARGS)
 
 lint: sync ## Ruff, bandit on the sources, pip-audit on the lock (tolerates being offline)
 	$(RUN) ruff check .
