@@ -69,9 +69,15 @@ class TestProduction:
 class TestLibraryConfigs:
     def test_both_services_get_the_same_knowledge_base_configuration(self, tmp_path: Path) -> None:
         config = settings(data_dir=tmp_path, rag_top_k=7, document_max_bytes=123).rag_config()
-        assert config.embedder == LocalEmbedderConfig()
+        assert config.embedder == LocalEmbedderConfig(threads=2)
         assert config.index == SqliteIndexConfig(data_dir=tmp_path)
         assert (config.top_k, config.max_file_bytes) == (7, 123)
+
+    def test_local_embedder_threads_are_a_setting(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("CHAT_RAG_EMBED_THREADS", "1")
+        assert settings().rag_config().embedder == LocalEmbedderConfig(threads=1)
+        with pytest.raises(ValidationError, match="rag_embed_threads"):
+            settings(rag_embed_threads=0)
 
     def test_openai_embedder_needs_its_url_and_model(self) -> None:
         with pytest.raises(ValidationError, match="CHAT_RAG_OPENAI_BASE_URL"):

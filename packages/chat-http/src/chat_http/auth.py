@@ -2,6 +2,9 @@
 
 Every token's signature is verified; nothing here ever decodes a token without checking it. Failures
 raise `AuthenticationError` with a message that says what is wrong without echoing the token.
+
+PyJWT (and the `cryptography` it loads for RS256) is imported by the first verification, not with
+the service: a fresh process answers its health checks without it.
 """
 
 from __future__ import annotations
@@ -9,8 +12,6 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
-
-import jwt
 
 from chat_core.errors import AuthenticationError, InternalError, PermissionDeniedError
 from chat_core.identity import User
@@ -71,6 +72,8 @@ def _user_from_claims(claims: Mapping[str, Any], names: ClaimNames) -> User:
 def _decode(
     token: str, key: Any, *, algorithms: list[str], audience: str | list[str], issuer: str, leeway: int
 ) -> Any:
+    import jwt
+
     try:
         return jwt.decode(
             token,
@@ -165,6 +168,8 @@ class OidcTokenVerifier:
             PermissionDeniedError: a valid token without the required scope (403).
             UnavailableError: the provider's keys cannot be fetched (503).
         """
+        import jwt
+
         try:
             header = jwt.get_unverified_header(token)
         except jwt.InvalidTokenError as exc:
@@ -225,6 +230,8 @@ def mint_dev_token(
         "exp": now + expires_in,
     }
     claims.update(extra_claims or {})
+    import jwt
+
     return jwt.encode(claims, secret, algorithm="HS256")
 
 

@@ -2,15 +2,20 @@
 
 Opening loads the embedder (the local model takes about a second) and may need an extra that a
 deployment did not install: doing it lazily keeps start-up fast, and a missing extra fails only the
-requests that need knowledge, with an error that names what to install (`MissingExtraError`).
+requests that need knowledge, with an error that names what to install (`MissingExtraError`). The
+knowledge-base code itself (NumPy, parsers, embedders, indexes) is imported then too, not at start-up.
 """
 
 from __future__ import annotations
 
 import asyncio
 from contextlib import AsyncExitStack
+from typing import TYPE_CHECKING
 
-from chat_rag import KnowledgeBase, RagConfig, open_knowledge_base
+from chat_rag import RagConfig
+
+if TYPE_CHECKING:
+    from chat_rag import KnowledgeBase
 
 __all__ = ["KnowledgeBases"]
 
@@ -34,6 +39,8 @@ class KnowledgeBases:
         if self._opened is None:
             async with self._lock:
                 if self._opened is None:
+                    from chat_rag import open_knowledge_base
+
                     self._opened = await self._stack.enter_async_context(open_knowledge_base(self._config))
         return self._opened
 

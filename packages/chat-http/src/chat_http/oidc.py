@@ -12,12 +12,14 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
-import jwt
 
 from chat_core.errors import AuthenticationError, UnavailableError
+
+if TYPE_CHECKING:
+    import jwt
 
 __all__ = ["JwksCache", "OidcProvider", "ProviderMetadata"]
 
@@ -119,6 +121,8 @@ class JwksCache:
         self._failed = True
         url = self._source if isinstance(self._source, str) else self._source.metadata().jwks_uri
         document = _get_json(url, timeout=self._timeout, what="signing keys")
+        import jwt  # with the first key set, not with the service (see chat_http.auth)
+
         try:
             key_set = jwt.PyJWKSet.from_dict(document)
         except jwt.PyJWKSetError as exc:

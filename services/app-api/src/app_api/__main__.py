@@ -14,7 +14,10 @@ import argparse
 import json
 import sys
 
-from app_api.config import Environment, Settings, get_settings
+from chat_http.startup import startup_imports
+
+with startup_imports():  # see chat_http.startup
+    from app_api.config import Environment, Settings, get_settings
 
 __all__ = ["main", "openapi_document", "own_url"]
 

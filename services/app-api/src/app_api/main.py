@@ -4,35 +4,38 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from fastapi import FastAPI
+from chat_http.startup import startup_imports
 
-from app_api import __version__
-from app_api.admin_costs.router import router as admin_costs_router
-from app_api.assistants.router import router as assistants_router
-from app_api.auth.router import router as auth_router
-from app_api.blobs.router import router as blobs_router
-from app_api.chat.router import router as chat_router
-from app_api.config import Settings, get_settings
-from app_api.costs.router import router as costs_router
-from app_api.devpage import install_devpage
-from app_api.documents.router import router as documents_router
-from app_api.files.router import router as files_router
-from app_api.health.router import router as health_router
-from app_api.lifespan import lifespan_for
-from app_api.managed_models.router import admin_router as admin_models_router
-from app_api.managed_models.router import router as models_router
-from app_api.model_discovery.router import router as discovery_router
-from app_api.quotas.router import admin_router as admin_quota_router
-from app_api.quotas.router import router as quota_router
-from app_api.roles.router import router as roles_router
-from app_api.sessions.router import router as sessions_router
-from app_api.tools.router import admin_router as admin_tools_router
-from app_api.tools.router import router as tools_router
-from app_api.users.router import admin_router as admin_users_router
-from app_api.users.router import router as users_router
-from chat_http.app import create_service_app
-from chat_http.dependencies import WriteRateLimit
-from chat_http.errors import ErrorBody, error_responses
+with startup_imports():  # see chat_http.startup: a fresh process pays for every import
+    from fastapi import FastAPI
+
+    from app_api import __version__
+    from app_api.admin_costs.router import router as admin_costs_router
+    from app_api.assistants.router import router as assistants_router
+    from app_api.auth.router import router as auth_router
+    from app_api.blobs.router import router as blobs_router
+    from app_api.chat.router import router as chat_router
+    from app_api.config import Settings, get_settings
+    from app_api.costs.router import router as costs_router
+    from app_api.devpage import install_devpage
+    from app_api.documents.router import router as documents_router
+    from app_api.files.router import router as files_router
+    from app_api.health.router import router as health_router
+    from app_api.lifespan import lifespan_for
+    from app_api.managed_models.router import admin_router as admin_models_router
+    from app_api.managed_models.router import router as models_router
+    from app_api.model_discovery.router import router as discovery_router
+    from app_api.quotas.router import admin_router as admin_quota_router
+    from app_api.quotas.router import router as quota_router
+    from app_api.roles.router import router as roles_router
+    from app_api.sessions.router import router as sessions_router
+    from app_api.tools.router import admin_router as admin_tools_router
+    from app_api.tools.router import router as tools_router
+    from app_api.users.router import admin_router as admin_users_router
+    from app_api.users.router import router as users_router
+    from chat_http.app import create_service_app
+    from chat_http.dependencies import WriteRateLimit
+    from chat_http.errors import ErrorBody, error_responses
 
 if TYPE_CHECKING:
     from chat_agent.models.base import ModelFactory

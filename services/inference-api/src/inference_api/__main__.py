@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from inference_api.config import get_settings
+from chat_http.startup import startup_imports
+
+with startup_imports():  # see chat_http.startup
+    from inference_api.config import get_settings
 
 __all__ = ["main"]
 

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from chat_http.startup import startup_imports
 
-from chat_agent.models.base import ModelFactory
-from chat_http.app import create_service_app
-from inference_api import __version__
-from inference_api.chat.router import router as chat_router
-from inference_api.config import Settings, get_settings
-from inference_api.lifespan import lifespan_for
-from inference_api.ping.router import router as ping_router
+with startup_imports():  # see chat_http.startup: a fresh process pays for every import
+    from fastapi import FastAPI
+
+    from chat_agent.models.base import ModelFactory
+    from chat_http.app import create_service_app
+    from inference_api import __version__
+    from inference_api.chat.router import router as chat_router
+    from inference_api.config import Settings, get_settings
+    from inference_api.lifespan import lifespan_for
+    from inference_api.ping.router import router as ping_router
+
 
 __all__ = ["create_app", "invocation_body_limit"]
 

@@ -12,12 +12,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from chat_rag.chunking import Chunk
 from chat_rag.config import IndexConfig, PgvectorIndexConfig, SqliteIndexConfig
-from chat_rag.embeddings import Vectors
 from chat_rag.errors import MissingExtraError
+
+if TYPE_CHECKING:
+    from chat_rag.embeddings import Vectors
 
 __all__ = ["ChunkIndex", "DocumentRecord", "IndexHit", "open_index"]
 

@@ -19,7 +19,6 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import httpx
-import jwt
 
 from app_api.auth.schemas import LoginRead, LogoutRead, TokenRead
 from app_api.config import Settings
@@ -172,6 +171,8 @@ async def _check_id_token(sign_in: SignIn, id_token: str | None, nonce: str) -> 
     if id_token is None:
         raise BadRequestError("The identity provider sent no ID token.")
     metadata = await sign_in.metadata()
+    import jwt  # with the first sign-in, not with the service (see chat_http.auth)
+
     try:
         kid = jwt.get_unverified_header(id_token).get("kid", "")
         key = await asyncio.to_thread(sign_in.keys.key, str(kid))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from app_api.documents import service as documents_service
 from app_api.files import service as files_service
@@ -19,7 +19,9 @@ from chat_core.documents import DocumentStatus
 from chat_core.errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError
 from chat_core.files import FileStatus
 from chat_storage import Storage
-from chat_storage.local.blobs import BlobGrant, verify_blob_grant
+
+if TYPE_CHECKING:
+    from chat_storage.local.blobs import BlobGrant
 
 __all__ = ["BlobDownload", "read_blob", "store_blob"]
 
@@ -38,6 +40,8 @@ class BlobDownload:
 def _grant(storage: Storage, secret: str, token: str, operation: Literal["put", "get"]) -> BlobGrant:
     if storage.backend != "sqlite":  # S3 serves the aws backend's URLs itself
         raise NotFoundError("No such route.")
+    from chat_storage.local.blobs import verify_blob_grant  # the sqlite backend's, loaded with it
+
     return verify_blob_grant(token, secret, operation=operation)
 
 
