@@ -263,6 +263,18 @@ class TestCostReports:
         as_json = admin.get("/admin/costs/export", params={"format": "json", "period": period}).json()
         assert [row["userId"] for row in as_json] == [heavy.user_id, light.user_id]
 
+    def test_a_huge_min_cost_is_a_422_naming_the_field(self, api: Api, check_error: CheckError) -> None:
+        """Beyond what a limit can be (a huge value overflowed the index bound: a 500 before)."""
+        admin = api("boss", roles=["admin"])
+        for huge in ("1e30", "1000000"):
+            refused = check_error(
+                admin.get("/admin/costs/top-users", params={"minCost": huge}), 422, "validation_error"
+            )
+            assert refused["field"] == "query.minCost", refused
+        at_the_bound = admin.get("/admin/costs/top-users", params={"minCost": 999_999})
+        assert at_the_bound.status_code == 200, at_the_bound.text
+        assert at_the_bound.json() == []
+
 
 class TestWriteRateLimit:
     def test_writes_are_limited_per_user_reads_are_free(
