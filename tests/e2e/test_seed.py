@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from e2e_kit import ROOT, clean_env
+from e2e_kit import ROOT, clean_env, free_port
 
 from app_api.config import Settings
 from app_api.seed import SEED_MODELS, seed_storage
@@ -72,3 +72,30 @@ def test_seed_command_refuses_production(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "not available when CHAT_ENV=production" in result.stderr
     assert list(tmp_path.iterdir()) == []  # nothing was opened or written
+
+
+def test_a_failing_seed_fails_the_command_with_a_readable_message(tmp_path: Path) -> None:
+    """Storage that cannot be reached (nothing listens on the AWS endpoint): the console script exits
+    non-zero within its storage deadline and says why in one line, instead of reporting a seeded catalogue."""
+    env = clean_env(
+        tmp_path,
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        CHAT_DATA_DIR=str(tmp_path / "data"),
+        CHAT_STORAGE="aws",
+        CHAT_AWS_ENDPOINT_URL=f"http://127.0.0.1:{free_port()}",
+        CHAT_AWS_CONNECT_TIMEOUT="0.5",
+        CHAT_AWS_MAX_ATTEMPTS="1",
+        CHAT_AWS_DEADLINE="2",
+    )
+    script = Path(sys.executable).with_name("app-api")
+    result = subprocess.run(
+        [str(script), "seed"], env=env, cwd=ROOT, capture_output=True, text=True, check=False, timeout=60
+    )
+    assert result.returncode != 0
+    assert "Model catalogue" not in result.stdout
+    assert "Traceback" not in result.stderr
+    message = result.stderr.strip()
+    assert message.startswith("app-api seed failed:"), message
+    assert "Storage" in message
+    assert len(message.splitlines()) == 1

@@ -93,10 +93,14 @@ def main(argv: list[str] | None = None) -> None:
         import asyncio
 
         from app_api.seed import seed_storage
+        from chat_core.errors import ChatError
 
         if settings.env is Environment.PRODUCTION:
             sys.exit("seed is not available when CHAT_ENV=production.")
-        result = asyncio.run(seed_storage(settings, provision=args.provision))
+        try:
+            result = asyncio.run(seed_storage(settings, provision=args.provision))
+        except ChatError as exc:  # JUSTIFICATION: reported as exit status 1 and one line, not a traceback.
+            sys.exit(f"app-api seed failed: {exc.message}")
         kept = f"; {len(result.kept)} already there, left as they are" if result.kept else ""
         print(f"Model catalogue: added {', '.join(result.created) or 'nothing'}{kept}.")
         kept_roles = (
