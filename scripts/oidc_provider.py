@@ -7,6 +7,8 @@ configured, the user's claims included, as Entra ID issues them), so the web fro
 claims. Users are chosen on a sign-in page (or by posting `user=<sub>` to the authorization endpoint).
 
 Run: `python scripts/oidc_provider.py --port 9400` (see the README, "Signing in with an identity provider").
+Tests run it as a process of its own with `provider_process()` (`--port 0`: the first line it prints
+names the port it was given).
 """
 
 from __future__ import annotations
@@ -16,7 +18,11 @@ import base64
 import hashlib
 import html
 import json
+import re
 import secrets
+import selectors
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -259,19 +265,74 @@ def serve_provider(
         thread.join(timeout=10)
 
 
+@dataclass(frozen=True)
+class ProviderProcess:
+    """A provider running as a process of its own: its URL and what it was told to accept."""
+
+    issuer: str
+    config: ProviderConfig
+    process: subprocess.Popen[str]
+
+
+_READY = re.compile(r"^Development identity provider at (http://\S+) ")
+
+
+@contextmanager
+def provider_process(
+    config: ProviderConfig | None = None, *, timeout: float = 30
+) -> Iterator[ProviderProcess]:
+    """Start this script as a process of its own on a free port; stop it on exit.
+
+    The process knows the default users and `config`'s client; its issuer is read from the first
+    line it prints.
+    """
+    config = config or ProviderConfig()
+    command = [sys.executable, __file__, "--port", "0", "--client-id", config.client_id]
+    if config.client_secret is not None:
+        command += ["--client-secret", config.client_secret]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        with selectors.DefaultSelector() as waiting:
+            waiting.register(process.stdout, selectors.EVENT_READ)
+            if not waiting.select(timeout):
+                raise RuntimeError(f"the identity provider printed nothing within {timeout} s")
+        first = process.stdout.readline()
+        found = _READY.match(first)
+        if found is None:
+            raise RuntimeError(f"the identity provider did not start (exit {process.poll()}): {first!r}")
+        yield ProviderProcess(found.group(1), config, process)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        if process.stdout is not None:
+            process.stdout.close()
+
+
 def main() -> None:
-    """`make oidc`: serve until Ctrl-C and print how to point the services at it."""
+    """`make oidc`: serve until Ctrl-C (or SIGTERM) and print how to point the services at it."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, default=9400)
+    parser.add_argument("--port", type=int, default=9400, help="0: a free port (printed)")
     parser.add_argument("--client-id", default="chat-web")
+    parser.add_argument("--client-secret", default=None, help="default: a public client (PKCE only)")
     args = parser.parse_args()
-    config = ProviderConfig(client_id=args.client_id, audience=f"api://{args.client_id}")
+    config = ProviderConfig(
+        client_id=args.client_id, client_secret=args.client_secret, audience=f"api://{args.client_id}"
+    )
     with serve_provider(config, port=args.port) as provider:
-        print(f"Development identity provider at {provider.issuer} (users: {', '.join(config.users)}).")
+        print(
+            f"Development identity provider at {provider.issuer} (users: {', '.join(config.users)}).",
+            flush=True,
+        )
         print("Start the services against it, in another terminal:")
         print(
             f"  CHAT_AUTH_MODE=oidc CHAT_OIDC_ISSUER={provider.issuer} CHAT_OIDC_CLIENT_ID={config.client_id} \\\n"
-            f"  CHAT_OIDC_AUDIENCE={config.audience} CHAT_OIDC_REQUIRED_SCOPE={config.api_scope} \\\n"
+            + (f"  CHAT_OIDC_CLIENT_SECRET={config.client_secret} \\\n" if config.client_secret else "")
+            + f"  CHAT_OIDC_AUDIENCE={config.audience} CHAT_OIDC_REQUIRED_SCOPE={config.api_scope} \\\n"
             f"  CHAT_OIDC_USER_ID_CLAIM={EMPLOYEE_NUMBER} CHAT_ADMIN_ROLES=Admin,admin \\\n"
             "  CHAT_SYSTEM_ADMIN_ROLES=Admin,admin make dev",
             flush=True,

@@ -47,7 +47,7 @@ PROVIDER = _provider_module()
 
 @pytest.fixture(scope="module")
 def provider() -> Iterator[Any]:
-    with PROVIDER.serve_provider(PROVIDER.ProviderConfig(client_secret="s3cret")) as running:
+    with PROVIDER.provider_process(PROVIDER.ProviderConfig(client_secret="s3cret")) as running:
         yield running
 
 
@@ -218,7 +218,7 @@ class TestProviderDown:
         self, start_app: Callable[[Settings], AbstractContextManager[Any]], settings_for: Callable[..., Settings],
         tmp_path: Path, check_error: ErrorCheck,
     ) -> None:  # fmt: skip
-        with PROVIDER.serve_provider() as gone:
+        with PROVIDER.provider_process() as gone:
             token = None
             settings = settings_for(tmp_path, **oidc_overrides(gone))
             with start_app(settings) as live, httpx.Client(base_url=live.base_url) as web:

@@ -148,7 +148,7 @@ def _run(provider: Any, data_dir: Path, extra: dict[str, Any]) -> Iterator[SignI
 
 @pytest.fixture(scope="module")
 def provider() -> Iterator[Any]:
-    with PROVIDER.serve_provider(PROVIDER.ProviderConfig(client_secret="contract-secret")) as running:
+    with PROVIDER.provider_process(PROVIDER.ProviderConfig(client_secret="contract-secret")) as running:
         yield running
 
 
@@ -292,7 +292,7 @@ class TestWhatTheClientHandles:
 def test_provider_unreachable_is_a_503_not_a_401(tmp_path: Path) -> None:
     """A 401 makes the client drop the user's tokens; an identity provider outage must not."""
     with (
-        PROVIDER.serve_provider() as gone,
+        PROVIDER.provider_process() as gone,
         _run(gone, tmp_path, {}) as stack,
         httpx.Client(base_url=stack.app_url) as web,
     ):
