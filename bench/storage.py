@@ -324,6 +324,9 @@ async def aws_storage() -> AsyncIterator[Storage]:
             resource_prefix="bench",
             access_key_id=SecretStr("testing"),
             secret_access_key=SecretStr("testing"),
+            # moto answers one request at a time: 50 turns in flight queue behind each other far longer
+            # than the production deadline, which is for a hung endpoint, not a busy stand-in.
+            deadline=120,
         )
         await provision(config)
         async with open_storage(config) as storage:
