@@ -175,13 +175,18 @@ class TestModelAccess:
 
 
 class TestSeedAndCache:
-    @pytest.fixture
+    @pytest.fixture(params=["sqlite", pytest.param("aws", marks=pytest.mark.aws)])
     def seeded(
-        self, start_app: Callable[[Settings], AbstractContextManager[Any]], settings_for: Callable[..., Settings],
-        tmp_path: Path,
+        self, request: pytest.FixtureRequest, start_app: Callable[[Settings], AbstractContextManager[Any]],
+        settings_for: Callable[..., Settings], aws_settings_for: Callable[..., Settings], tmp_path: Path,
     ) -> Iterator[tuple[Any, Settings]]:  # fmt: skip
-        settings = settings_for(tmp_path, roles_cache_seconds=0.3)
-        asyncio.run(seed_storage(settings))
+        """A seeded app per backend; the second replica of a test shares its storage."""
+        settings = (
+            settings_for(tmp_path, roles_cache_seconds=0.3)
+            if request.param == "sqlite"
+            else aws_settings_for(tmp_path, request.getfixturevalue("moto_endpoint"), roles_cache_seconds=0.3)
+        )
+        asyncio.run(seed_storage(settings, provision=settings.storage == "aws"))
         with start_app(settings) as live:
             yield live, settings
 

@@ -20,8 +20,10 @@ import pytest
 from fastapi import FastAPI
 
 from app_api.main import create_app
+from app_api.seed import seed_storage
 from chat_http.settings import EdgeSettings
 from chat_storage.aws.testing import start_moto_server
+from chat_storage.local.testing import hold_database
 
 CheckError = Callable[..., dict[str, Any]]
 Serve = Callable[[FastAPI], AbstractContextManager[str]]
@@ -47,6 +49,15 @@ DATA_ROUTES: list[tuple[str, str, dict[str, Any] | None]] = [
     ("GET", "/users/search?q=a", None),
     ("POST", "/chat/generate-title", {"session_id": "s-1", "input": "hello"}),
 ]
+
+ROLE_ROUTES: list[tuple[str, str, dict[str, Any] | None]] = [
+    ("GET", "/models", None),
+    ("GET", "/tools/", None),
+    ("GET", "/tools/my-permissions", None),
+    ("PUT", "/tools/preferences", {"preferences": {"calculator": False}}),
+    ("GET", "/users/me", None),
+]
+"""Routes that decide with the caller's AppRoles."""
 
 
 @pytest.fixture
@@ -260,15 +271,35 @@ class TestRoleStoreDown:
                 user = auth("member", roles=["Staff"])
                 assert client.get("/models", headers=user).status_code == 200
                 server.stop()
-                for method, path, body in (
-                    ("GET", "/models", None),
-                    ("GET", "/tools/", None),
-                    ("GET", "/tools/my-permissions", None),
-                    ("PUT", "/tools/preferences", {"preferences": {"calculator": False}}),
-                    ("GET", "/users/me", None),
-                ):
+                for method, path, body in ROLE_ROUTES:
                     response = client.request(method, path, json=body, headers=user)
                     error = check_error(response, 503, "service_unavailable")
                     assert "list roles" in error["message"], (path, error)
         finally:
             server.stop()
+
+    def test_on_sqlite_a_database_another_process_holds_is_503_never_allow_nor_403(
+        self,
+        tmp_path: Path,
+        settings_for: Callable[..., Any],
+        start_app: Callable[[Any], AbstractContextManager[Any]],
+        auth: Callable[..., dict[str, str]],
+        check_error: CheckError,
+    ) -> None:
+        """The same routes on the embedded backend, whose role store is the local database: held by
+        another process (reads fail too, after the busy timeout), they are 503, and 200 once it lets go."""
+        settings = settings_for(
+            tmp_path, roles_cache_seconds=0, rate_limits_enabled=False, sqlite_busy_timeout_ms=200
+        )
+        asyncio.run(seed_storage(settings))  # system roles and the tool catalogue
+        with start_app(settings) as live, httpx.Client(base_url=live.base_url, timeout=20) as client:
+            user = auth("member", roles=["Staff"])
+            for method, path, body in ROLE_ROUTES:
+                assert client.request(method, path, json=body, headers=user).status_code == 200, path
+            with hold_database(settings.data_dir):
+                for method, path, body in ROLE_ROUTES:
+                    response = client.request(method, path, json=body, headers=user)
+                    error = check_error(response, 503, "service_unavailable")
+                    assert response.headers["retry-after"], path
+                    assert "busy or unreachable" in error["message"], (path, error)
+            assert client.get("/models", headers=user).status_code == 200

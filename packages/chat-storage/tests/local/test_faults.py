@@ -16,6 +16,7 @@ from chat_core.sessions import SessionUpdate
 from chat_storage import LocalStorageConfig, open_storage
 from chat_storage.local import DATABASE_FILE
 from chat_storage.local._db import translate_errors
+from chat_storage.local.testing import hold_database
 
 ALICE = UserId("alice")
 S1 = SessionId("s-1")
@@ -49,6 +50,30 @@ class TestLockedDatabase:
                 holder.close()
             after = await storage.sessions.update(ALICE, S1, SessionUpdate(title="After"))
             assert after.title == "After"
+
+    @pytest.mark.asyncio
+    async def test_a_process_holding_the_database_fails_reads_too_then_lets_go(
+        self, config: LocalStorageConfig
+    ) -> None:
+        """`hold_database`: the outage tests use to make the whole local store (reads included) unavailable."""
+        async with open_storage(config) as storage:
+            await storage.sessions.update(ALICE, S1, SessionUpdate(title="Before"))
+            with hold_database(config.data_dir):
+                started = time.monotonic()
+                for attempt in (
+                    storage.sessions.get(ALICE, S1),
+                    storage.roles.list(),
+                    storage.sessions.update(ALICE, S1, SessionUpdate(title="Blocked")),
+                ):
+                    with pytest.raises(UnavailableError):
+                        await attempt
+                assert time.monotonic() - started < 5
+            stored = await storage.sessions.get(ALICE, S1)
+            assert stored is not None
+            assert stored.title == "Before"
+            assert (await storage.sessions.update(ALICE, S1, SessionUpdate(title="After"))).title == "After"
+        with sqlite3.connect(config.data_dir / DATABASE_FILE) as check:
+            assert check.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
 
 
 class TestRollback:

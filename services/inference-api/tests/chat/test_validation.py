@@ -6,6 +6,7 @@ import base64
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import httpx
 import pytest
 import pytest_asyncio
 from inference_testing import (
@@ -27,6 +28,7 @@ from chat_core.managed_models import ModelProvider
 from chat_core.roles import AppRole
 from chat_core.tools import ToolStatus
 from chat_http.auth import mint_dev_token
+from chat_storage.local.testing import hold_database
 from inference_api.config import Environment, Settings
 from inference_api.main import create_app
 
@@ -281,6 +283,34 @@ class TestTools:
         monkeypatch.setenv("CHAT_TOOL_ROLES", '{"*": ["calculator"]}')
         with pytest.raises(ValidationError, match="CHAT_TOOL_ROLES is no longer read"):
             Settings(_env_file=None)  # type: ignore[call-arg]
+
+
+class TestRoleStoreDown:
+    @pytest.mark.asyncio
+    async def test_on_sqlite_a_database_another_process_holds_is_503_never_allowed_nor_403(
+        self, settings: Settings, auth: Headers
+    ) -> None:
+        """Roles re-read on every turn from the local database, which another process holds: the turn
+        is a 503 with `Retry-After` and no model runs; once it lets go the same turn is allowed."""
+        held = settings.model_copy(
+            update={"roles_cache_seconds": 0, "rate_limits_enabled": False, "sqlite_busy_timeout_ms": 200}
+        )
+        scripted = ScriptedModels()
+        body = {"session_id": "s-down", "message": "Hi", "enabled_tools": ["calculator"]}
+        async with storage_for(held) as storage:
+            await storage.managed_models.create(managed_model())
+            await seed_tools(storage)
+            with serve_app(create_app(held, model_factory=scripted)) as url:
+                async with httpx.AsyncClient(base_url=url, timeout=60) as client:
+                    before = await post_turn(client, auth("alice"), **body)
+                    with hold_database(held.data_dir):
+                        during = await post_turn(client, auth("alice"), **body)
+                    after = await post_turn(client, auth("alice"), **body)
+        assert (before.status, during.status, after.status) == (200, 503, 200)
+        assert during.error is not None
+        assert during.error["code"] == "service_unavailable"
+        assert during.headers.get("retry-after")
+        assert len(scripted.models) == 2, "no model ran for the refused turn"
 
 
 class TestRefusedTurns:
