@@ -107,7 +107,18 @@ async def seed_app_api(data_dir: Path) -> None:
 
 def base_env(extra: dict[str, str]) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith(("OTEL_", "CHAT_"))}
-    return env | {"CHAT_DEV_JWT_SECRET": SECRET, "CHAT_LOG_LEVEL": "WARNING", "PYTHONUNBUFFERED": "1"} | extra
+    return (
+        env
+        | {
+            "CHAT_DEV_JWT_SECRET": SECRET,
+            "CHAT_LOG_LEVEL": "WARNING",
+            "PYTHONUNBUFFERED": "1",
+            # Counted as in production; the load never reaches the limits.
+            "CHAT_RATE_LIMIT_TURNS": "1000000/minute",
+            "CHAT_RATE_LIMIT_WRITES": "1000000/minute",
+        }
+        | extra
+    )
 
 
 def start(command: list[str], env: dict[str, str], probe: str) -> subprocess.Popen[bytes]:
