@@ -12,6 +12,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from chat_core.costs import CostRecord, PricingSnapshot, TokenUsage
 from chat_core.ids import SessionId, UserId
 from chat_core.quotas import QuotaStamp
@@ -279,13 +281,24 @@ class TestCostReports:
 class TestWriteRateLimit:
     def test_writes_are_limited_per_user_reads_are_free(
         self,
+        request: pytest.FixtureRequest,
         start_app: Callable[..., Any],
         settings_for: Callable[..., Any],
+        aws_settings_for: Callable[..., Any],
         tmp_path: Path,
+        live: Any,
         api: Api,
         check_error: CheckError,
     ) -> None:
-        settings = settings_for(tmp_path / "limited", rate_limit_writes="2/minute")
+        """On the backend of the case: the counters live in that storage (DynamoDB on aws)."""
+        settings = (
+            settings_for(tmp_path / "limited", rate_limit_writes="2/minute")
+            if live.backend == "sqlite"
+            else aws_settings_for(
+                tmp_path / "limited", request.getfixturevalue("moto_endpoint"), rate_limit_writes="2/minute"
+            )
+        )
+        assert settings.storage == live.backend
         with start_app(settings) as limited:
             wait_clear_of_a_window_boundary()
             alice = api("alice", base_url=limited.base_url)

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import aioboto3
 import pytest
 import pytest_asyncio
 from inference_testing import (
@@ -34,8 +35,8 @@ from chat_core.costs import CostRecord, PricingSnapshot, TokenUsage
 from chat_core.ids import SessionId, UserId
 from chat_core.managed_models import ModelProvider
 from chat_core.quotas import AssignmentType, QuotaAssignment, QuotaEventType, QuotaTier, next_day, next_month
-from chat_storage import Storage
-from chat_storage.aws import provision
+from chat_storage import AwsStorageConfig, Storage
+from chat_storage.aws import ResourceNames, provision
 from chat_storage.aws.testing import start_moto_server
 from chat_storage.local import DATABASE_FILE
 from inference_api.config import Settings
@@ -324,6 +325,36 @@ class TestStoreOutage:
                     blocker.execute("ROLLBACK")
                 blocker.close()
 
+    @pytest.mark.aws
+    @pytest.mark.parametrize("backend_settings", ["aws"], indirect=True)
+    @pytest.mark.parametrize(("policy", "expected"), [("refuse", 503), ("warn", 200)])
+    @pytest.mark.asyncio
+    async def test_on_aws_refuses_with_503_unless_configured_to_warn(
+        self, backend_settings: Settings, auth: Headers, policy: str, expected: int
+    ) -> None:
+        """The quota store's DynamoDB table gone mid-test (as while it is being restored), every other
+        table answering: only the quota decision fails. Stopping the whole server would not show that:
+        the session and history reads come first and would be the 503."""
+        configured = backend_settings.model_copy(update={"quota_store_outage": policy, "aws_max_attempts": 1})
+        scripted = ScriptedModels()
+        async for service in _service(configured, scripted):
+            await make_tier(service.storage)
+            assert (await turn(service, auth, "warm-up")).status == 200
+            config = configured.storage_config("")
+            assert isinstance(config, AwsStorageConfig)
+            async with aioboto3.Session().client(
+                "dynamodb", endpoint_url=config.endpoint_url, region_name=config.region
+            ) as dynamodb:
+                await dynamodb.delete_table(TableName=ResourceNames(config.resource_prefix).usage)
+            result = await turn(service, auth, "warm-up")
+            assert result.status == expected, result.error
+            if expected == 503:
+                assert result.error["code"] == "service_unavailable"
+                assert "Retry-After" in result.headers
+                assert [model.calls for model in scripted.models[1:]] == [[]], "the model was not called"
+            else:
+                assert len(scripted.models[1].calls) == 1, "the turn ran, unchecked"
+
 
 class TestRateLimit:
     @pytest.mark.asyncio
@@ -356,6 +387,29 @@ class TestRateLimit:
                 if sample.name == "chat_rate_limit_refusals_total"
             ]
             assert refusals == [("turn", 2.0)]
+
+    @pytest.mark.asyncio
+    async def test_two_replicas_share_one_limit(self, backend_settings: Settings, auth: Headers) -> None:
+        """Two services on one storage (SQLite file or DynamoDB): the turns a user makes on either count
+        against one limit, and each replica refuses once it is spent, with the RateLimit headers."""
+        limited = backend_settings.model_copy(
+            update={"rate_limits_enabled": True, "rate_limit_turns": "2/minute"}
+        )
+        async for first in _service(limited, ScriptedModels()):
+            scripted = ScriptedModels()
+            with serve_app(create_app(limited, model_factory=scripted)) as other_url:
+                other = Service(other_url, limited, scripted, first.storage)
+                wait_clear_of_a_window_boundary()
+                results = [
+                    await turn(replica, auth, f"r-{n}")
+                    for n, replica in enumerate((first, other, first, other))
+                ]
+        assert [result.status for result in results] == [200, 200, 429, 429]
+        for refused in results[2:]:
+            assert refused.error["code"] == "rate_limit_exceeded"
+            assert refused.headers["RateLimit-Limit"] == "2"
+            assert refused.headers["RateLimit-Remaining"] == "0"
+            assert 0 < int(refused.headers["Retry-After"]) <= 60
 
 
 async def turn_as(service: Service, headers: dict[str, str]) -> int:
