@@ -25,6 +25,7 @@ with startup_imports():  # see chat_http.startup: a fresh process pays for every
     from app_api.managed_models.router import admin_router as admin_models_router
     from app_api.managed_models.router import router as models_router
     from app_api.model_discovery.router import router as discovery_router
+    from app_api.oauth_providers.router import router as oauth_providers_router
     from app_api.quotas.router import admin_router as admin_quota_router
     from app_api.quotas.router import router as quota_router
     from app_api.roles.router import router as roles_router
@@ -80,6 +81,7 @@ def create_app(settings: Settings | None = None, *, model_factory: ModelFactory 
         admin_users_router,
         tools_router,
         admin_tools_router,
+        oauth_providers_router,
         admin_quota_router,
         admin_costs_router,
     ):
