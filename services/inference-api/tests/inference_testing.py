@@ -266,7 +266,8 @@ def validate_events(events: Sequence[tuple[str, dict[str, Any]]]) -> None:
 def check_grammar(names: list[str], payloads: list[dict[str, Any]]) -> None:
     """quota_warning? citation* (message_start (block|reasoning)* message_stop metadata tool_use* tool_result*)* end.
 
-    end = metadata done | stream_error done; inside a message, block indices count up from 0.
+    end = metadata done | stream_error done | quota_exceeded done (a refused turn's one message, streamed);
+    inside a message, block indices count up from 0.
     """
     assert names, "no events"
     assert names[-1] == "done", names
@@ -298,11 +299,11 @@ def check_grammar(names: list[str], payloads: list[dict[str, Any]]) -> None:
             assert in_message, names
             assert open_block is None, names
             in_message = False
-        elif name in ("metadata", "tool_use", "tool_result", "stream_error"):
+        elif name in ("metadata", "tool_use", "tool_result", "stream_error", "quota_exceeded"):
             assert not in_message, names
         else:
             raise AssertionError(f"unexpected event {name!r}: {names}")
-    assert names[-2] in ("metadata", "stream_error"), names
+    assert names[-2] in ("metadata", "stream_error", "quota_exceeded"), names
     if names[-2] == "metadata":
         assert "cost" in payloads[-2], "the last metadata carries the turn's cost"
 

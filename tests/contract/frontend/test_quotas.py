@@ -3,8 +3,10 @@
 FE = `frontend/ai.client/src/app`. Quota pages: `FE/admin/quota-tiers/services/quota-http.service.ts`
 (models in `FE/admin/quota-tiers/models/quota.models.ts`; every list is a bare JSON array). Cost
 dashboard: `FE/admin/costs/services/admin-cost-http.service.ts` (`FE/admin/costs/models/admin-cost.models.ts`;
-camelCase query names). Usage display: the `quota_warning` event (`FE/services/quota/quota-warning.service.ts`,
-validated by `FE/session/services/chat/stream-parser.service.ts`).
+camelCase query names). Usage display: the `quota_warning` and `quota_exceeded` events
+(`FE/services/quota/quota-warning.service.ts`, validated by `FE/session/services/chat/stream-parser.service.ts`);
+`FE/session/services/chat/chat-http.service.ts` shows any 429 as "Connection Error", so a blocked turn
+reaches this client as a stream.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 from frontend_kit import (
     BOOLEAN,
     NUMBER,
@@ -24,6 +27,7 @@ from frontend_kit import (
     check,
     enum,
     obj,
+    streamed_text,
     turn_body,
 )
 
@@ -348,8 +352,23 @@ class TestAdminCostDashboard:
         assert member.user_id in exported.text
 
 
+# FE/services/quota/quota-warning.service.ts: QuotaExceeded; the parser checks `type` and the numbers
+QUOTA_EXCEEDED = obj(
+    {
+        "type": {"const": "quota_exceeded"},
+        "currentUsage": NUMBER,
+        "quotaLimit": NUMBER,
+        "percentageUsed": NUMBER,
+        "periodType": enum("monthly", "daily"),
+        "resetInfo": STRING,
+        "message": STRING,
+    },
+    {"tierName": STRING},
+)
+
+
 class TestUsageDisplay:
-    def test_a_quota_warning_reaches_the_banner_then_a_block_refuses_the_turn(
+    def test_a_quota_warning_reaches_the_banner_then_a_block_is_streamed_as_the_reason(
         self, frontend_user: UserFactory
     ) -> None:
         # An override applies to the next turn at once (tiers and assignments reach inference-api
@@ -378,10 +397,33 @@ class TestUsageDisplay:
         assert events[0].data["warningLevel"] == "80%"
         assert events[-1].event == "done"
         spend(member, 2.0)
-        refused, _ = member.invoke(turn_body(str(uuid.uuid4()), "And the range?"))
-        assert refused.status_code == 429
-        assert refused.json()["error"]["code"] == "quota_exceeded"
-        assert int(refused.headers["Retry-After"]) > 0
+        # The client's stream: the reason as an assistant message, then the "exceeded" banner's event.
+        refused, events = member.invoke(turn_body(str(uuid.uuid4()), "And the range?"))
+        assert refused.status_code == 200, refused.text
+        assert [event.event for event in events] == [
+            "message_start",
+            "content_block_start",
+            "content_block_delta",
+            "content_block_stop",
+            "message_stop",
+            "quota_exceeded",
+            "done",
+        ]
+        assert events[4].data == {"stopReason": "quota_exceeded"}
+        check(events[5].data, QUOTA_EXCEEDED)
+        assert events[5].data["quotaLimit"] == 10
+        assert "usage limit" in streamed_text(events)
+        assert "$" not in streamed_text(events), "the client renders $...$ as TeX math"
+        # Any other client: 429 with the error body and Retry-After.
+        plain = httpx.post(
+            f"{member.stack.inference_url}/invocations",
+            json=turn_body(str(uuid.uuid4()), "And the range?"),
+            headers={"Authorization": f"Bearer {member.token}"},
+            timeout=60,
+        )
+        assert plain.status_code == 429
+        assert plain.json()["error"]["code"] == "quota_exceeded"
+        assert int(plain.headers["Retry-After"]) > 0
         status = member.get("/users/me/quota").json()
         assert (status["warningLevel"], status["remaining"], status["hasActiveOverride"]) == (
             "90%",

@@ -170,6 +170,36 @@ class TestBlock:
         assert blocks == {"monthly_limit": 1.0}
 
     @pytest.mark.asyncio
+    async def test_a_client_accepting_an_event_stream_gets_the_refusal_streamed(
+        self, quota_service: Service, auth: Headers
+    ) -> None:
+        await make_tier(quota_service.storage)
+        await spend(quota_service.storage, 10 * TURN_COST)
+        async with quota_service.client() as client:
+            result = await post_turn(
+                client,
+                auth("alice") | {"Accept": "text/event-stream"},
+                session_id="s-refused",
+                message="hi",
+                model_id=SCRIPTED_MODEL_ID,
+            )
+        assert result.status == 200
+        validate_events(result.events)
+        assert result.names()[-2:] == ["quota_exceeded", "done"]
+        assert result.of("message_stop") == [{"stopReason": "quota_exceeded"}]
+        (exceeded,) = result.of("quota_exceeded")
+        assert exceeded["quotaLimit"] == pytest.approx(10 * TURN_COST)
+        assert exceeded["periodType"] == "monthly"
+        assert result.text() == exceeded["message"]
+        assert "usage limit" in exceeded["message"]
+        assert [model.calls for model in quota_service.scripted.models] == [[]], "the model was never called"
+        assert await quota_service.storage.sessions.get(ALICE, SessionId("s-refused")) is None, (
+            "nothing stored"
+        )
+        (event,) = await quota_service.storage.quotas.list_events(user_id=ALICE)
+        assert event.event_type is QuotaEventType.BLOCK
+
+    @pytest.mark.asyncio
     async def test_the_daily_limit_blocks_until_midnight(self, quota_service: Service, auth: Headers) -> None:
         await make_tier(quota_service.storage, daily_cost_limit=2 * TURN_COST, period_type="daily")
         await spend(quota_service.storage, 2 * TURN_COST)

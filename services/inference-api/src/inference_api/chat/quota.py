@@ -10,7 +10,10 @@
    never finishes has its reservation released after `CHAT_QUOTA_RESERVATION_SECONDS`.
 3. With `warn` (or no reservation needed), read the usage and decide.
 
-Refused: 429 `quota_exceeded` with the limit, usage, reset time and `Retry-After`, and a `block` event.
+Refused: 429 `quota_exceeded` with the limit, usage, reset time and `Retry-After`, and a `block` event;
+or, to a client that asked for an event stream, the refusal streamed as the original sent it
+(`refusal_frames`): the web client shows a 429 only as "Connection Error", but renders this stream as
+the reason and its "quota exceeded" banner.
 At the soft limit or 90 %: a `quota_warning` SSE event first in the stream (and one `warning` event
 per user, period and level). If the quota store cannot be reached the turn is refused with 503,
 unless `CHAT_QUOTA_STORE_OUTAGE=warn`.
@@ -21,13 +24,15 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from chat_agent.streaming import encode_event
 from chat_agent.turns import PreparedTurn
 from chat_core.clock import utc_now
-from chat_core.errors import ChatError, UnavailableError
+from chat_core.errors import ChatError, QuotaExceededError, UnavailableError
 from chat_core.quotas import (
     LimitAction,
     PeriodType,
@@ -46,7 +51,7 @@ from chat_http.quotas import QuotaCatalogueCache, resolve_user_quota
 from chat_http.settings import EdgeSettings
 from chat_storage import Storage
 
-__all__ = ["Admission", "admit_turn"]
+__all__ = ["Admission", "admit_turn", "refusal_frames"]
 
 logger = logging.getLogger(__name__)
 
@@ -163,3 +168,35 @@ async def admit_turn(
         event_id = warning_event_id(user.user_id, period, check.warning_level)
         await _record(storage, _event(check, QuotaEventType.WARNING, user.user_id, at, event_id))
     return Admission(stamp=stamp, warning=warning)
+
+
+async def refusal_frames(refused: QuotaExceededError) -> AsyncIterator[bytes]:
+    """A blocked turn as an event stream, the original's frames; nothing is stored.
+
+    The reason as an assistant message that stops with `quota_exceeded`, the `quota_exceeded` event, `done`.
+    """
+    detail = refused.detail if isinstance(refused.detail, dict) else {}
+    # The client renders the text as Markdown with TeX math, where "$1.30 of $1.00" becomes a formula.
+    text = (
+        f"You have reached your {detail.get('periodType', 'monthly')} usage limit "
+        f"({detail.get('currentUsage', 0.0):.2f} of {detail.get('quotaLimit', 0.0):.2f} USD). "
+        f"{detail.get('resetInfo', '')}"
+    ).strip()
+    yield encode_event("message_start", {"role": "assistant"})
+    yield encode_event("content_block_start", {"contentBlockIndex": 0, "type": "text"})
+    yield encode_event("content_block_delta", {"contentBlockIndex": 0, "type": "text", "text": text})
+    yield encode_event("content_block_stop", {"contentBlockIndex": 0})
+    yield encode_event("message_stop", {"stopReason": "quota_exceeded"})
+    event = {
+        "type": "quota_exceeded",
+        "currentUsage": detail.get("currentUsage", 0.0),
+        "quotaLimit": detail.get("quotaLimit", 0.0),
+        "percentageUsed": detail.get("percentageUsed", 0.0),
+        "periodType": detail.get("periodType", "monthly"),
+        "resetInfo": detail.get("resetInfo", ""),
+        "message": text,
+    }
+    if detail.get("tierName"):
+        event["tierName"] = detail["tierName"]
+    yield encode_event("quota_exceeded", event)
+    yield encode_event("done", {})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Header
 from sse_starlette import EventSourceResponse
 
 from chat_http.dependencies import CurrentPermissions, OfferedTools, TurnRateLimit
@@ -45,7 +45,9 @@ router = APIRouter(tags=["chat"])
         429: {
             "model": ErrorBody,
             "description": "Spend quota (`quota_exceeded`) or turn rate (`rate_limit_exceeded`) reached, "
-            "or the model provider is throttling; `Retry-After` says when to try again",
+            "or the model provider is throttling; `Retry-After` says when to try again. A client that "
+            "accepts `text/event-stream` gets a spend-quota refusal as a 200 stream instead: the reason "
+            "as an assistant message, `quota_exceeded`, `done`",
         },
         503: {"model": ErrorBody, "description": "Storage (or the quota store) cannot be reached"},
         502: {"model": ErrorBody, "description": "The model provider failed before the first event"},
@@ -53,11 +55,22 @@ router = APIRouter(tags=["chat"])
     dependencies=[TurnRateLimit],
 )
 async def create_invocation(
-    body: InvocationRequest, user: CurrentUser, access: TurnAccessDep, chat: ChatServicesDep
+    body: InvocationRequest,
+    user: CurrentUser,
+    access: TurnAccessDep,
+    chat: ChatServicesDep,
+    accept: Annotated[str | None, Header(max_length=1000)] = None,
 ) -> EventSourceResponse:
-    """Run one turn; errors before the first event are HTTP errors, later ones a `stream_error` event."""
+    """Run one turn; errors before the first event are HTTP errors, later ones a `stream_error` event.
+
+    A spend-quota refusal is streamed to a client that accepts `text/event-stream` (the web client
+    shows only "Connection Error" for a 429), and is a 429 for the others.
+    """
     started = time.perf_counter()
-    frames = await service.start_chat(chat, user, access, body, started=started)
+    stream_refusal = accept is not None and "text/event-stream" in accept
+    frames = await service.start_chat(
+        chat, user, access, body, started=started, stream_refusal=stream_refusal
+    )
     return EventSourceResponse(
         frames,
         headers={"Cache-Control": "no-cache", "X-Session-ID": body.session_id},

@@ -26,6 +26,7 @@ from chat_core.errors import (
     BadRequestError,
     InvalidInputError,
     NotFoundError,
+    QuotaExceededError,
 )
 from chat_core.identity import User
 from chat_core.ids import AssistantId, SessionId, validate_id
@@ -44,7 +45,7 @@ from inference_api.chat.attachments import (
     document_names,
     resolve_attachments,
 )
-from inference_api.chat.quota import admit_turn
+from inference_api.chat.quota import admit_turn, refusal_frames
 from inference_api.chat.schemas import InvocationRequest
 from inference_api.config import Settings
 
@@ -249,26 +250,38 @@ async def prepare_turn(
 
 
 async def start_chat(
-    services: ChatServices, user: User, access: TurnAccess, body: InvocationRequest, *, started: float
+    services: ChatServices,
+    user: User,
+    access: TurnAccess,
+    body: InvocationRequest,
+    *,
+    started: float,
+    stream_refusal: bool = False,
 ) -> AsyncIterator[bytes]:
     """Prepare, admit (spend quota), start; the SSE frames once the first event exists.
 
-    A due `quota_warning` event comes first.
+    A due `quota_warning` event comes first. With `stream_refusal` (the client asked for an event
+    stream) a blocked turn is the refusal's frames instead of an error.
 
     Raises:
-        QuotaExceededError: a `block` limit is reached (429, nothing streamed).
+        QuotaExceededError: a `block` limit is reached (429, nothing streamed) without `stream_refusal`.
     """
     turn = await prepare_turn(services, user, access, body, started=started)
     storage = services.storage
-    admission = await admit_turn(
-        services.settings,
-        storage,
-        services.quotas,
-        services.metrics,
-        access.permissions,
-        turn,
-        max_tokens=body.max_tokens,
-    )
+    try:
+        admission = await admit_turn(
+            services.settings,
+            storage,
+            services.quotas,
+            services.metrics,
+            access.permissions,
+            turn,
+            max_tokens=body.max_tokens,
+        )
+    except QuotaExceededError as refused:
+        if not stream_refusal:
+            raise
+        return refusal_frames(refused)
     frames = await services.turns.start(turn, StorageTurnStore(storage.turns, quota=admission.stamp))
     if admission.warning is None:
         return frames
