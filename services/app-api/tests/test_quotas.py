@@ -148,6 +148,8 @@ class TestTiersAssignmentsOverrides:
         assert detail["matchedBy"] == "override"
         events = admin.get("/admin/quota/events", params={"user_id": member.user_id, "limit": 50}).json()
         assert [event["eventType"] for event in events] == ["override_applied"]
+        resets = admin.get("/admin/quota/events", params={"user_id": member.user_id, "event_type": "reset"})
+        assert (resets.status_code, resets.json()) == (200, [])  # a filter the client offers, never written
         ended = admin.patch(
             f"/admin/quota/overrides/{override_id}",
             json={"validUntil": (now - timedelta(minutes=1)).isoformat(), "enabled": True, "reason": "Done"},

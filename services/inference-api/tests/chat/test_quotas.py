@@ -17,6 +17,7 @@ from pathlib import Path
 import aioboto3
 import pytest
 import pytest_asyncio
+import time_machine
 from inference_testing import (
     SCRIPTED_MODEL_ID,
     ScriptedModels,
@@ -212,13 +213,39 @@ class TestBlock:
     async def test_yesterdays_spend_does_not_count_against_today(
         self, quota_service: Service, auth: Headers
     ) -> None:
-        await make_tier(quota_service.storage, daily_cost_limit=2 * TURN_COST, period_type="daily")
-        now = datetime.now(UTC)
-        yesterday = now - timedelta(days=1)
-        if yesterday.month != now.month:
-            pytest.skip("on the first day of a month yesterday belongs to another month")
-        await spend(quota_service.storage, 2 * TURN_COST, at=yesterday)
-        assert (await turn(quota_service, auth)).status == 200
+        with time_machine.travel(datetime(2027, 3, 15, 12, 0, tzinfo=UTC), tick=True):  # mid-month, any day
+            await make_tier(quota_service.storage, daily_cost_limit=2 * TURN_COST, period_type="daily")
+            await spend(quota_service.storage, 2 * TURN_COST, at=datetime.now(UTC) - timedelta(days=1))
+            assert (await turn(quota_service, auth)).status == 200
+            usage = await quota_service.storage.usage.usage(ALICE, at=datetime.now(UTC))
+            assert usage.daily.spent == pytest.approx(TURN_COST, abs=1e-12)
+
+    @pytest.mark.asyncio
+    async def test_blocked_at_the_end_of_a_month_spends_again_on_the_first(
+        self, backend_settings: Settings, auth: Headers
+    ) -> None:
+        """The month is the UTC calendar month: 30 s before midnight the block says it lifts at midnight
+        (`Retry-After` 30), and 30 s after it the same user's turn runs and counts in the new month.
+        Time moves for the whole process (service threads and the moto server included)."""
+        last_minute = datetime(2027, 1, 31, 23, 59, 30, tzinfo=UTC)
+        first_of_february = datetime(2027, 2, 1, tzinfo=UTC)
+        with time_machine.travel(last_minute, tick=False) as clock:
+            async for service in _service(backend_settings, ScriptedModels()):
+                await make_tier(service.storage)
+                await spend(service.storage, 10 * TURN_COST)
+                blocked = await turn(service, auth, "end-of-january")
+                assert blocked.status == 429
+                assert datetime.fromisoformat(blocked.error["detail"]["resetAt"]) == first_of_february
+                assert int(blocked.headers["Retry-After"]) == 30
+                clock.move_to(first_of_february + timedelta(seconds=30))
+                allowed = await turn(service, auth, "first-of-february")
+                assert allowed.status == 200, allowed.error
+                january = await service.storage.usage.usage(ALICE, at=last_minute)
+                february = await service.storage.usage.usage(ALICE, at=datetime.now(UTC))
+                assert (january.month, january.monthly.spent) == ("2027-01", pytest.approx(10 * TURN_COST))
+                assert (february.month, february.monthly.spent) == ("2027-02", pytest.approx(TURN_COST))
+                events = await service.storage.quotas.list_events(user_id=ALICE)
+                assert [event.event_type for event in events] == [QuotaEventType.BLOCK]
 
     @pytest.mark.asyncio
     async def test_an_override_lifts_the_block_until_it_expires(

@@ -200,7 +200,11 @@ async def read_events(
     event_type: QuotaEventType | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> list[QuotaEvent]:
-    """Admin: quota events (warnings, blocks, overrides applied), newest first."""
+    """Admin: quota events (warnings, blocks, overrides applied), newest first.
+
+    `reset` is accepted as a filter, as the client offers it, but no event of that type is written:
+    a new UTC day or month starts from zero without one, and nothing resets usage by hand.
+    """
     return await service.list_events(
         storage, user_id=user_id, tier_id=tier_id, event_type=event_type, limit=limit
     )
