@@ -58,6 +58,7 @@ __all__ = [
     "TurnRepository",
     "UsageLedger",
     "UserRepository",
+    "WindowCounts",
 ]
 
 
@@ -616,8 +617,43 @@ class UsageLedger(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class WindowCounts:
+    """A sliding-window counter's two windows, as one atomic step left them."""
+
+    previous: int
+    """The window before: what it had counted when the current window began."""
+    current: int
+    """The current window."""
+
+
 class RateLimitCounters(Protocol):
-    """Expiring counters shared by every replica (the storage of the `limits` strategies)."""
+    """Expiring counters shared by every replica (the storage of the `limits` strategies).
+
+    `incr`, `decr`, `get`, `expires_at` and `clear` serve fixed windows. A sliding-window counter is
+    one record per key holding its current window's number and count and the count of the window
+    before (as the `limits` library's Redis storage rotates its two keys): `add_to_window` counts a
+    request and reads both in one atomic step.
+    """
+
+    async def add_to_window(
+        self, key: str, window: int, window_seconds: int, amount: int = 1
+    ) -> WindowCounts:
+        """Add `amount` to window number `window` (`int(epoch seconds / window_seconds)`) of `key`.
+
+        When the stored window is older, it rotates first: the window just before `window` becomes
+        `previous` (an older one counts 0) and the count starts at 0. A `window` older than the stored
+        one (a replica whose clock lags) is counted in the stored window. The record can be forgotten
+        once two windows have passed.
+        """
+        ...
+
+    async def take_from_window(self, key: str, window: int, amount: int = 1) -> int:
+        """Take back what `add_to_window` added to `window` (never below 0): the current count.
+
+        Nothing changes once `key` moved on to a later window (its current count is returned).
+        """
+        ...
 
     async def incr(self, key: str, expiry: int, amount: int = 1) -> int:
         """Add `amount`; an absent or expired counter starts at 0 with `expiry` seconds to live."""

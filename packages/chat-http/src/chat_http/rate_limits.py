@@ -1,10 +1,15 @@
 """Per-user request-rate limits, shared by every replica: the `limits` strategies over storage counters.
 
-The strategies (sliding-window counter by default, or fixed window) are the `limits` library's; what
-this module adds is a `limits` storage backed by `chat_core.ports.RateLimitCounters`, i.e. the
-service's own storage backend (SQLite rows or DynamoDB items), so every replica counts the same
-requests. The sliding-window arithmetic itself is the library's, taken from its in-memory storage,
-which computes it over the same three primitives (`get`, `incr`, `decr`) that ours provides.
+The strategies (sliding-window counter by default, or fixed window) are the `limits` library's, and
+the counters are the service's own storage backend (`chat_core.ports.RateLimitCounters`: SQLite rows
+or DynamoDB items), so every replica counts the same requests.
+
+A sliding-window hit is one storage call: `add_to_window` counts the request and returns both
+windows' counts, and the library's arithmetic runs on them (`_SlidingWindow`: the weighted count
+decides, as the library's storages do it in `acquire_sliding_window_entry`, and the window stats are
+computed from the same counts as `SlidingWindowCounterRateLimiter.get_window_stats` does, instead of
+being read again). A refused hit takes its count back (a second call, only then). The fixed window is
+the library's `FixedWindowRateLimiter` over a `limits` storage of those counters (`CounterStorage`).
 
 A refused request is 429 `rate_limit_exceeded` with `Retry-After` and the IETF fields
 `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset` (seconds). If the counters cannot be
@@ -19,9 +24,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 from limits import RateLimitItem, parse
-from limits.aio.storage import MemoryStorage, SlidingWindowCounterSupport, Storage
-from limits.aio.strategies import FixedWindowRateLimiter, RateLimiter, SlidingWindowCounterRateLimiter
-from limits.storage.base import TimestampedSlidingWindow
+from limits.aio.storage import Storage
+from limits.aio.strategies import FixedWindowRateLimiter
+from limits.util import WindowStats
 
 from chat_core.errors import ChatError, RateLimitError
 from chat_core.ports import RateLimitCounters
@@ -32,8 +37,8 @@ __all__ = ["CounterStorage", "RateLimitState", "RateLimits", "Strategy"]
 Strategy = Literal["sliding-window", "fixed-window"]
 
 
-class CounterStorage(Storage, SlidingWindowCounterSupport, TimestampedSlidingWindow):
-    """A `limits` storage over `RateLimitCounters` (shared by replicas)."""
+class CounterStorage(Storage):
+    """A `limits` storage over `RateLimitCounters` (shared by replicas), for the fixed window."""
 
     STORAGE_SCHEME = None
 
@@ -51,7 +56,7 @@ class CounterStorage(Storage, SlidingWindowCounterSupport, TimestampedSlidingWin
         return await self._counters.incr(key, int(expiry), amount)
 
     async def decr(self, key: str, amount: int = 1) -> int:
-        """Take back what a refused sliding-window hit added."""
+        """Take back part of a count."""
         return await self._counters.decr(key, amount)
 
     async def get(self, key: str) -> int:
@@ -75,11 +80,40 @@ class CounterStorage(Storage, SlidingWindowCounterSupport, TimestampedSlidingWin
         """Remove one counter."""
         await self._counters.clear(key)
 
-    # The library's sliding-window counter, written once in its in-memory storage over the primitives above.
-    acquire_sliding_window_entry = MemoryStorage.acquire_sliding_window_entry
-    get_sliding_window = MemoryStorage.get_sliding_window
-    clear_sliding_window = MemoryStorage.clear_sliding_window
-    _get_sliding_window_info = MemoryStorage._get_sliding_window_info
+
+class _SlidingWindow:
+    """The `limits` sliding-window counter, each hit one `add_to_window` call.
+
+    The arithmetic is the library's (5.x): `MemoryStorage._get_sliding_window_info` for the windows'
+    time to live, `acquire_sliding_window_entry` for the decision (the floor of the weighted count,
+    taken after the increment; a refused hit is taken back), and
+    `SlidingWindowCounterRateLimiter.get_window_stats` for what remains and when it resets.
+    """
+
+    def __init__(self, counters: RateLimitCounters) -> None:
+        self._counters = counters
+
+    async def hit(self, item: RateLimitItem, key: str, amount: int = 1) -> tuple[bool, WindowStats]:
+        """Count one request; whether it is allowed and the window stats after it."""
+        expiry = item.get_expiry()
+        limit = item.amount
+        now = time.time()
+        window = int(now / expiry)
+        if amount > limit:
+            return False, WindowStats(now, 0)
+        counts = await self._counters.add_to_window(key, window, expiry, amount)
+        previous, current = counts.previous, counts.current
+        previous_ttl = (1 - (((now - expiry) / expiry) % 1)) * expiry if previous else 0.0
+        current_ttl = (1 - ((now / expiry) % 1)) * expiry + expiry
+        allowed = math.floor(previous * previous_ttl / expiry + current) <= limit
+        if not allowed:  # another hit won the race (or the limit was reached): this one is not counted
+            current = await self._counters.take_from_window(key, window, amount)
+        remaining = max(0, limit - math.floor(previous * previous_ttl / expiry + current))
+        if not (previous or current):
+            return allowed, WindowStats(now, remaining)
+        previous_reset_in = previous_ttl % (expiry / previous) if previous else math.inf
+        current_reset_in = current_ttl % expiry if current else math.inf
+        return allowed, WindowStats(now + min(previous_reset_in, current_reset_in), remaining)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,12 +145,8 @@ class RateLimits:
         strategy: Strategy = "sliding-window",
         metrics: EdgeMetrics | None = None,
     ) -> None:
-        storage = CounterStorage(counters)
-        self._limiter: RateLimiter = (
-            SlidingWindowCounterRateLimiter(storage)
-            if strategy == "sliding-window"
-            else FixedWindowRateLimiter(storage)
-        )
+        self._sliding = _SlidingWindow(counters) if strategy == "sliding-window" else None
+        self._fixed = FixedWindowRateLimiter(CounterStorage(counters))
         self._items: dict[RateLimitName, RateLimitItem] = {"turn": parse(turns), "write": parse(writes)}
         self._metrics = metrics
 
@@ -128,8 +158,11 @@ class RateLimits:
             UnavailableError: the counters cannot be reached (503).
         """
         item = self._items[name]
-        allowed = await self._limiter.hit(item, name, user_id)
-        stats = await self._limiter.get_window_stats(item, name, user_id)
+        if self._sliding is not None:
+            allowed, stats = await self._sliding.hit(item, item.key_for(name, user_id))
+        else:
+            allowed = await self._fixed.hit(item, name, user_id)
+            stats = await self._fixed.get_window_stats(item, name, user_id)
         state = RateLimitState(
             limit=item.amount,
             remaining=max(0, stats.remaining),

@@ -182,6 +182,7 @@ EVERY_OPERATION: dict[str, Operation] = {
     "usage.rollup": lambda s: s.usage.rollup("2026-11"),
     "usage.top_users": lambda s: s.usage.top_users("2026-11", limit=5),
     "rate_limits.incr": lambda s: s.rate_limits.incr("turn:alice", 60),
+    "rate_limits.add_to_window": lambda s: s.rate_limits.add_to_window("turn:alice", 100, 60),
     "users.search": lambda s: s.users.search("ali"),
     "blobs.put": lambda s: s.blobs.put("k/a.txt", b"x", content_type="text/plain"),
     "blobs.get": lambda s: s.blobs.get("k/a.txt"),

@@ -10,6 +10,7 @@ import pytest
 from chat_core.costs import CostRecord, PricingSnapshot, TokenUsage
 from chat_core.errors import ConflictError, InvalidInputError
 from chat_core.ids import SessionId, UserId
+from chat_core.ports import WindowCounts
 from chat_core.quotas import (
     AssignmentType,
     OverrideType,
@@ -353,3 +354,54 @@ class TestRateCounters:
             )
         )
         assert sorted(values) == list(range(1, 21))
+
+
+class TestRateWindows:
+    @pytest.mark.asyncio
+    async def test_counts_within_a_window_and_rotates_into_the_next(self, storage: Storage) -> None:
+        windows = storage.rate_limits
+        assert await windows.add_to_window("w", 100, 60) == WindowCounts(previous=0, current=1)
+        assert await windows.add_to_window("w", 100, 60, 2) == WindowCounts(previous=0, current=3)
+        assert await windows.add_to_window("w", 101, 60) == WindowCounts(previous=3, current=1)
+        assert await windows.add_to_window("w", 101, 60) == WindowCounts(previous=3, current=2)
+        assert await windows.add_to_window("w", 103, 60) == WindowCounts(previous=0, current=1), (
+            "a window further back counts 0"
+        )
+        assert await windows.add_to_window("other", 103, 60) == WindowCounts(previous=0, current=1)
+
+    @pytest.mark.asyncio
+    async def test_a_late_window_is_counted_in_the_current_one(self, storage: Storage) -> None:
+        windows = storage.rate_limits
+        await windows.add_to_window("late", 200, 60)
+        await windows.add_to_window("late", 201, 60)
+        assert await windows.add_to_window("late", 200, 60) == WindowCounts(previous=1, current=2)
+
+    @pytest.mark.asyncio
+    async def test_takes_back_only_from_the_current_window(self, storage: Storage) -> None:
+        windows = storage.rate_limits
+        await windows.add_to_window("t", 300, 60, 2)
+        assert await windows.take_from_window("t", 300) == 1
+        assert await windows.take_from_window("t", 300, 5) == 0, "never below 0"
+        await windows.add_to_window("t", 301, 60, 3)
+        assert await windows.take_from_window("t", 300) == 3, "the window moved on: nothing changes"
+        assert await windows.take_from_window("absent", 300) == 0
+
+    @pytest.mark.asyncio
+    async def test_concurrent_adds_from_two_handles_are_all_counted(
+        self, storage: Storage, other_storage: Storage
+    ) -> None:
+        counts = await asyncio.gather(
+            *(
+                (storage if number % 2 else other_storage).rate_limits.add_to_window("burst", 400, 60)
+                for number in range(20)
+            )
+        )
+        assert sorted(count.current for count in counts) == list(range(1, 21))
+        rotated = await asyncio.gather(
+            *(
+                (storage if number % 2 else other_storage).rate_limits.add_to_window("burst", 401, 60)
+                for number in range(10)
+            )
+        )
+        assert {count.previous for count in rotated} == {20}, "one rotation, seen by every request"
+        assert sorted(count.current for count in rotated) == list(range(1, 11))

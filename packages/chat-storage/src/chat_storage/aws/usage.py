@@ -6,6 +6,7 @@
 | a reservation | `USER#{uid}` | `RES#{id}` | `amount`, `day`, `month`, `expiresAt` |
 | a period's rollup | `ROLLUP#{period}` | `SHARD#{0-7}` (by user) | totals; per model `m.<field>.<modelId>`; per tier `t.<field>.<tierId>` |
 | a rate counter | `RATE#{key}` | `RATE` | `count`, `expiresAt`, `ttl` |
+| a sliding-window rate counter | `RATE#{key}` | `WINDOW` | `window`, `count`, `previous`, `ttl` |
 
 A turn is counted by `settlement_items`, added to the transaction that stores its cost record. They
 are computed from a consistent read of the user's day and month items and the reservation
@@ -34,6 +35,7 @@ from typing import TYPE_CHECKING, Any, Final
 from chat_core.costs import CostRecord, ModelRollup, PeriodRollup, TierRollup, UserPeriodSpend
 from chat_core.errors import InvalidInputError, UnavailableError
 from chat_core.ids import UserId, validate_id
+from chat_core.ports import WindowCounts
 from chat_core.quotas import PeriodUsage, QuotaStamp, UsageSnapshot, day_of, month_of
 from chat_storage.aws._errors import Rejected, call, conditional, transact
 from chat_storage.aws._items import Item, attrs_of, batch_get, iso, key, query_all
@@ -577,6 +579,18 @@ def _rate_key(key_name: str) -> Item:
     return key(f"RATE#{key_name}", "RATE")
 
 
+def _window_key(key_name: str) -> Item:
+    _rate_key(key_name)
+    return key(f"RATE#{key_name}", "WINDOW")
+
+
+def _window_counts(attrs: dict[str, Any]) -> WindowCounts:
+    return WindowCounts(previous=int(attrs.get("previous", 0)), current=int(attrs.get("count", 0)))
+
+
+_WINDOW_NAMES: Final = {"#window": "window", "#count": "count", "#previous": "previous", "#ttl": "ttl"}
+
+
 class DynamoRateLimitCounters:
     """`RateLimitCounters` on DynamoDB: conditional `ADD`s on one item per key (TTL cleans up)."""
 
@@ -622,6 +636,88 @@ class DynamoRateLimitCounters:
             if not isinstance(started, Rejected):
                 return amount
         raise UnavailableError("Storage is unavailable: a request counter kept changing.")
+
+    async def add_to_window(
+        self, key: str, window: int, window_seconds: int, amount: int = 1
+    ) -> WindowCounts:
+        """One `ADD` returning both windows; the first request of a window rotates the item first."""
+        item_key = _window_key(key)
+        for _ in range(_ATTEMPTS):
+            added = await conditional(
+                "count a request",
+                self._client.update_item(
+                    TableName=self._table,
+                    Key=item_key,
+                    UpdateExpression="ADD #count :amount",
+                    ConditionExpression="#window >= :window",
+                    ExpressionAttributeNames={"#window": "window", "#count": "count"},
+                    ExpressionAttributeValues={":amount": _n(amount), ":window": _n(window)},
+                    ReturnValues="ALL_NEW",
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                ),
+            )
+            if not isinstance(added, Rejected):
+                return _window_counts(attrs_of(added["Attributes"]))
+            stored = attrs_of(added.old_item() or {})
+            previous = int(stored["count"]) if stored and int(stored["window"]) == window - 1 else 0
+            rotated = await conditional(
+                "start a request window",
+                self._client.update_item(
+                    TableName=self._table,
+                    Key=item_key,
+                    UpdateExpression="SET #window = :window, #count = :amount, #previous = :previous, #ttl = :ttl",
+                    ConditionExpression="#window = :seen" if stored else "attribute_not_exists(PK)",
+                    ExpressionAttributeNames=_WINDOW_NAMES,
+                    ExpressionAttributeValues={
+                        ":window": _n(window),
+                        ":amount": _n(amount),
+                        ":previous": _n(previous),
+                        ":ttl": _n((window + 2) * window_seconds + 3600),
+                    }
+                    | ({":seen": _n(int(stored["window"]))} if stored else {}),
+                ),
+            )
+            if not isinstance(rotated, Rejected):
+                return WindowCounts(previous=previous, current=amount)
+        raise UnavailableError("Storage is unavailable: a request counter kept changing.")
+
+    async def take_from_window(self, key: str, window: int, amount: int = 1) -> int:
+        """Take `amount` back from `window` while it is the item's current one (never below 0)."""
+        item_key = _window_key(key)
+        taken = await conditional(
+            "uncount a request",
+            self._client.update_item(
+                TableName=self._table,
+                Key=item_key,
+                UpdateExpression="ADD #count :minus",
+                ConditionExpression="#window = :window AND #count >= :amount",
+                ExpressionAttributeNames={"#window": "window", "#count": "count"},
+                ExpressionAttributeValues={
+                    ":minus": _n(-amount),
+                    ":amount": _n(amount),
+                    ":window": _n(window),
+                },
+                ReturnValues="UPDATED_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            ),
+        )
+        if not isinstance(taken, Rejected):
+            return int(taken["Attributes"]["count"]["N"])
+        stored = attrs_of(taken.old_item() or {})
+        if not stored or int(stored["window"]) != window:
+            return int(stored.get("count", 0))
+        await conditional(  # fewer than `amount` left in this window: it goes to 0
+            "uncount a request",
+            self._client.update_item(
+                TableName=self._table,
+                Key=item_key,
+                UpdateExpression="SET #count = :zero",
+                ConditionExpression="#window = :window",
+                ExpressionAttributeNames={"#window": "window", "#count": "count"},
+                ExpressionAttributeValues={":zero": _n(0), ":window": _n(window)},
+            ),
+        )
+        return 0
 
     async def decr(self, key: str, amount: int = 1) -> int:
         """Take `amount` back (a counter below `amount` is set to 0)."""

@@ -297,7 +297,19 @@ CREATE TABLE rate_limits (key TEXT PRIMARY KEY, count INTEGER NOT NULL, expires_
 CREATE INDEX rate_limits_by_expiry ON rate_limits (expires_at);
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7)
+# Sliding-window rate counters: one row per key with both windows (see `RateLimitCounters`).
+_V8 = """
+CREATE TABLE rate_windows (
+    key TEXT PRIMARY KEY,
+    current_window INTEGER NOT NULL,
+    count INTEGER NOT NULL,
+    previous INTEGER NOT NULL,
+    expires_at REAL NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX rate_windows_by_expiry ON rate_windows (expires_at);
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8)
 """Migration `n` (1-based) brings a file from version `n - 1` to `n`."""
 
 SCHEMA_VERSION = len(MIGRATIONS)
