@@ -14,7 +14,7 @@ import uvicorn
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from chat_http.errors import ErrorBody, add_exception_handlers
+from chat_http.errors import add_exception_handlers, document_error_body, error_doc
 from chat_http.logs import configure_logging
 from chat_http.middleware import RequestContextMiddleware, RequestLimitsMiddleware
 from chat_http.settings import MAX_SERVER_HEAD_BYTES, EdgeSettings
@@ -26,10 +26,10 @@ __all__ = ["create_service_app", "serve"]
 logger = logging.getLogger(__name__)
 
 _COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
-    401: {"model": ErrorBody, "description": "Missing or invalid bearer token"},
-    422: {"model": ErrorBody, "description": "Invalid request"},
-    500: {"model": ErrorBody, "description": "Unexpected error"},
-    503: {"model": ErrorBody, "description": "A dependency is unavailable"},
+    401: error_doc("Missing or invalid bearer token"),
+    422: error_doc("Invalid request"),
+    500: error_doc("Unexpected error"),
+    503: error_doc("A dependency is unavailable"),
 }
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[Any]]
@@ -122,6 +122,7 @@ def create_service_app(
         openapi_url="/openapi.json" if docs else None,
     )
     store_telemetry(app, telemetry)
+    document_error_body(app)
     add_exception_handlers(app)
     app.add_middleware(
         RequestLimitsMiddleware,

@@ -36,7 +36,7 @@ with startup_imports():  # see chat_http.startup: a fresh process pays for every
     from app_api.users.router import router as users_router
     from chat_http.app import create_service_app
     from chat_http.dependencies import WriteRateLimit
-    from chat_http.errors import ErrorBody, error_responses
+    from chat_http.errors import error_doc, error_responses
 
 if TYPE_CHECKING:
     from chat_agent.models.base import ModelFactory
@@ -59,7 +59,7 @@ def create_app(settings: Settings | None = None, *, model_factory: ModelFactory 
         title="Chat platform app API",
         version=__version__,
         lifespan=lifespan_for(settings, model_factory=model_factory),
-        responses={400: {"model": ErrorBody, "description": "The request body cannot be read"}},
+        responses={400: error_doc("The request body cannot be read")},
         body_limits=[("/blobs/", max(settings.document_max_bytes, settings.file_max_bytes))],
     )
     for router in (

@@ -22,7 +22,7 @@ from app_api.assistants.schemas import (
 from app_api.assistants.service import AssistantView
 from app_api.assistants.test_chat import start_test_chat
 from app_api.dependencies import CurrentPermissions, CurrentUser, KnowledgeDep, StateDep, StorageDep
-from chat_http.errors import ErrorBody, error_responses
+from chat_http.errors import error_doc, error_responses
 
 __all__ = ["router"]
 
@@ -143,9 +143,9 @@ async def delete_shares(
             "description": "`debug` (`{type: rag_debug, chunk_count, chunks}`), then the turn's events as "
             "`/invocations` streams them",
         },
-        400: {"model": ErrorBody, "description": "No document of the assistant is complete yet"},
+        400: error_doc("No document of the assistant is complete yet"),
         **_OWNER_ONLY,
-        502: {"model": ErrorBody, "description": "The model provider failed before the first event"},
+        502: error_doc("The model provider failed before the first event"),
     },
 )
 async def test_assistant_chat(

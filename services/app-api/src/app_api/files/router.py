@@ -10,7 +10,7 @@ from app_api.dependencies import CurrentUser, SettingsDep, StateDep, StorageDep
 from app_api.files import service
 from app_api.files.schemas import FilePage, FileRead, PresignRead, PresignRequest, QuotaRead
 from chat_core.files import UploadPolicy
-from chat_http.errors import ErrorBody, error_responses
+from chat_http.errors import error_doc, error_responses
 
 __all__ = ["router"]
 
@@ -40,11 +40,10 @@ router = APIRouter(prefix="/files", tags=["files"])
     "/presign",
     response_model=PresignRead,
     responses={
-        429: {
-            "model": ErrorBody,
-            "description": "Over quota: `error.code` is `quota_exceeded` and `error.detail` is "
-            "`{currentUsage, maxAllowed, requiredSpace}`",
-        }
+        429: error_doc(
+            "Over quota: `error.code` is `quota_exceeded` and `error.detail` is "
+            "`{currentUsage, maxAllowed, requiredSpace}`"
+        )
     },
 )
 async def presign_upload(
