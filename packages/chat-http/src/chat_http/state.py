@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import TypedDict, TypeVar
 
 from starlette.requests import Request
 
@@ -26,6 +26,7 @@ from chat_storage import Storage, open_storage
 
 __all__ = [
     "EdgeResources",
+    "EdgeStateFields",
     "ServiceState",
     "lifespan_state",
     "open_edge_resources",
@@ -86,15 +87,45 @@ def state_accessor(cls: type[S]) -> Callable[[Request], S]:
     return get_state
 
 
-@dataclass(frozen=True, slots=True)
-class EdgeResources:
-    """What every service opens first: storage, the token verifier, the knowledge base."""
+class EdgeStateFields(TypedDict):
+    """The `ServiceState` fields every service fills the same way (`EdgeResources.state_fields`)."""
 
     storage: Storage
     verifier: TokenVerifier
     knowledge: KnowledgeBases
+    telemetry: Telemetry
+    role_cache: RoleCatalogueCache
+    tool_cache: ToolCatalogueCache
+    quota_cache: QuotaCatalogueCache
+    rate_limits: RateLimits | None
+
+
+@dataclass(frozen=True, slots=True)
+class EdgeResources:
+    """What every service opens first: storage, the token verifier, the knowledge base, the caches."""
+
+    storage: Storage
+    verifier: TokenVerifier
+    knowledge: KnowledgeBases
+    telemetry: Telemetry
+    role_cache: RoleCatalogueCache
+    tool_cache: ToolCatalogueCache
+    quota_cache: QuotaCatalogueCache
     rate_limits: RateLimits | None = None
     """Built from the settings over the storage's counters (`None` when disabled)."""
+
+    def state_fields(self) -> EdgeStateFields:
+        """The shared part of a service's state: `AppState(settings=..., **edge.state_fields(), ...)`."""
+        return EdgeStateFields(
+            storage=self.storage,
+            verifier=self.verifier,
+            knowledge=self.knowledge,
+            telemetry=self.telemetry,
+            role_cache=self.role_cache,
+            tool_cache=self.tool_cache,
+            quota_cache=self.quota_cache,
+            rate_limits=self.rate_limits,
+        )
 
 
 @asynccontextmanager
@@ -107,10 +138,11 @@ async def open_service_storage(settings: EdgeSettings) -> AsyncIterator[Storage]
 async def open_edge_resources(
     settings: EdgeSettings, stack: AsyncExitStack, *, telemetry: Telemetry | None = None
 ) -> EdgeResources:
-    """Open storage and the verifier, and prepare the knowledge base (opened on first use).
+    """Open storage and the verifier, prepare the knowledge base (opened on first use) and the caches.
 
     With `telemetry`, every storage call is timed and traced (`chat_http.telemetry.instrument_storage`).
-    Everything is closed with `stack`, the knowledge base before storage.
+    Everything is closed with `stack`, the knowledge base before storage. The role and tool caches
+    share `CHAT_ROLES_CACHE_SECONDS`, the quota cache has `CHAT_QUOTA_CACHE_SECONDS`.
     """
     verifier = build_token_verifier(settings)
     storage = await stack.enter_async_context(open_service_storage(settings))
@@ -129,4 +161,13 @@ async def open_edge_resources(
         if settings.rate_limits_enabled
         else None
     )
-    return EdgeResources(storage=storage, verifier=verifier, knowledge=knowledge, rate_limits=rate_limits)
+    return EdgeResources(
+        storage=storage,
+        verifier=verifier,
+        knowledge=knowledge,
+        telemetry=telemetry if telemetry is not None else Telemetry(),
+        role_cache=RoleCatalogueCache(ttl=settings.roles_cache_seconds),
+        tool_cache=ToolCatalogueCache(ttl=settings.roles_cache_seconds),
+        quota_cache=QuotaCatalogueCache(ttl=settings.quota_cache_seconds),
+        rate_limits=rate_limits,
+    )

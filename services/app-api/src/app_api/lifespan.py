@@ -23,8 +23,6 @@ from app_api.config import Settings
 from app_api.documents.ingestion import IngestionRunner
 from app_api.documents.reconciler import DocumentReconciler
 from app_api.state import AppState
-from chat_http.permissions import RoleCatalogueCache, ToolCatalogueCache
-from chat_http.quotas import QuotaCatalogueCache
 from chat_http.secrets import blob_signing_secret
 from chat_http.state import ServiceState, lifespan_state, open_edge_resources
 from chat_http.telemetry import telemetry_of
@@ -78,20 +76,13 @@ def lifespan_for(
             yield lifespan_state(
                 AppState(
                     settings=settings,
-                    storage=storage,
-                    verifier=edge.verifier,
-                    knowledge=edge.knowledge,
-                    role_cache=RoleCatalogueCache(ttl=settings.roles_cache_seconds),
-                    tool_cache=ToolCatalogueCache(ttl=settings.roles_cache_seconds),
+                    **edge.state_fields(),
                     blob_secret=blob_signing_secret(settings),
                     upload_policy=settings.upload_policy(),
                     ingestion=ingestion,
                     title_model=title_model,
                     previews=previews,
                     sign_in=SignIn.from_settings(settings, sign_in_http),
-                    telemetry=telemetry,
-                    quota_cache=QuotaCatalogueCache(ttl=settings.quota_cache_seconds),
-                    rate_limits=edge.rate_limits,
                 )
             )
 

@@ -11,8 +11,6 @@ from chat_agent.models.base import ModelFactory
 from chat_agent.models.providers import ProviderModels
 from chat_agent.tools.registry import ToolRegistry
 from chat_agent.turns import TurnObserver, TurnPolicy, TurnRunner
-from chat_http.permissions import RoleCatalogueCache, ToolCatalogueCache
-from chat_http.quotas import QuotaCatalogueCache
 from chat_http.runtime import RuntimeStatus
 from chat_http.state import ServiceState, lifespan_state, open_edge_resources
 from chat_http.telemetry import TurnMetrics, telemetry_of
@@ -60,7 +58,6 @@ def lifespan_for(
             # Last in, first out: running turns finish and are stored before storage closes.
             stack.push_async_callback(turns.drain, settings.shutdown_grace_seconds)
             registry = ToolRegistry()
-            quota_cache = QuotaCatalogueCache(ttl=settings.quota_cache_seconds)
             chat = ChatServices(
                 settings=settings,
                 storage=storage,
@@ -68,23 +65,16 @@ def lifespan_for(
                 tools=registry,
                 knowledge=edge.knowledge,
                 turns=turns,
-                quotas=quota_cache,
+                quotas=edge.quota_cache,
                 metrics=telemetry.metrics,
             )
             yield lifespan_state(
                 AppState(
                     settings=settings,
-                    storage=storage,
-                    verifier=edge.verifier,
-                    knowledge=edge.knowledge,
-                    role_cache=RoleCatalogueCache(ttl=settings.roles_cache_seconds),
-                    tool_cache=ToolCatalogueCache(ttl=settings.roles_cache_seconds),
+                    **edge.state_fields(),
                     tool_registry=registry,
                     chat=chat,
                     runtime_status=runtime_status,
-                    telemetry=telemetry,
-                    quota_cache=quota_cache,
-                    rate_limits=edge.rate_limits,
                 )
             )
 
