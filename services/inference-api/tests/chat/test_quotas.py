@@ -138,6 +138,31 @@ async def turn(service: Service, auth: Headers, session: str = "s-1") -> TurnRes
         )
 
 
+class TestUnlimited:
+    @pytest.mark.asyncio
+    async def test_without_a_limit_no_usage_is_read_nor_reserved_and_the_cost_still_counts(
+        self, quota_service: Service, auth: Headers
+    ) -> None:
+        for number in range(2):
+            result = await turn(quota_service, auth, f"u-{number}")
+            assert result.status == 200, result.error
+        async with quota_service.client() as client:
+            scraped = (await client.get("/metrics")).text
+        usage_calls = {
+            sample.labels["operation"]: sample.value
+            for family in text_string_to_metric_families(scraped)
+            if family.name == "chat_storage_operation_duration_seconds"
+            for sample in family.samples
+            if sample.name == "chat_storage_operation_duration_seconds_count"
+            and sample.labels["repository"] == "usage"
+            and sample.value
+        }
+        assert usage_calls == {}, "nothing to decide: the usage is neither read nor reserved"
+        counted = await quota_service.storage.usage.usage(ALICE, at=datetime.now(UTC))
+        assert counted.monthly.spent == pytest.approx(2 * TURN_COST)
+        assert counted.monthly.reserved == 0
+
+
 class TestBlock:
     @pytest.mark.asyncio
     async def test_over_the_monthly_limit_is_429_with_limit_usage_and_reset(

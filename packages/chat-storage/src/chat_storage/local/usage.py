@@ -16,6 +16,7 @@ first rows of the `(period, spend)` index for the top users. Money is integer na
 from __future__ import annotations
 
 import builtins
+import sqlite3
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -187,23 +188,28 @@ class LocalUsageLedger:
         daily_limit: float | None,
         monthly_limit: float | None,
     ) -> tuple[bool, UsageSnapshot]:
-        """Release expired reservations, decide, and reserve `amount` if admitted: one transaction."""
+        """Release expired reservations, decide, and reserve `amount` if admitted.
+
+        One transaction, run as one call on the writer thread.
+        """
         validate_id(user_id, field="userId")
         validate_id(reservation_id, field="reservationId")
         day, month = day_of(at).isoformat(), month_of(at)
-        async with self._db.transaction() as tx:
-            for row in await tx.fetch_all(
+        reserved = nano(amount)
+
+        def reserve(connection: sqlite3.Connection) -> tuple[bool, UsageSnapshot]:
+            for row in connection.execute(
                 "DELETE FROM usage_reservations WHERE user_id = ? AND expires_at <= ? "
                 "RETURNING amount_nusd, day, month",
                 (user_id, to_db_time(at)),
-            ):
-                await tx.execute(_RELEASE_ONE, (row["amount_nusd"], user_id, row["day"], row["month"]))
+            ).fetchall():
+                connection.execute(_RELEASE_ONE, (row["amount_nusd"], user_id, row["day"], row["month"]))
             snapshot = _snapshot(
-                await tx.fetch_all(
+                connection.execute(
                     "SELECT period, spent_nusd, reserved_nusd FROM usage_periods "
                     "WHERE user_id = ? AND period IN (?, ?)",
                     (user_id, day, month),
-                ),
+                ).fetchall(),
                 day,
                 month,
             )
@@ -212,15 +218,18 @@ class LocalUsageLedger:
                 for counted, limit in ((snapshot.daily, daily_limit), (snapshot.monthly, monthly_limit))
                 if limit is not None
             )
-            reserved = nano(amount)
             if admitted and reserved > 0:
-                await tx.execute(
+                connection.execute(
                     "INSERT INTO usage_reservations (user_id, reservation_id, amount_nusd, day, month, "
                     "expires_at) VALUES (?, ?, ?, ?, ?, ?)",
                     (user_id, reservation_id, reserved, day, month, to_db_time(expires_at)),
                 )
-                await tx.execute_many(_RESERVE_PERIOD, [(user_id, day, reserved), (user_id, month, reserved)])
-        return admitted, snapshot
+                connection.executemany(
+                    _RESERVE_PERIOD, [(user_id, day, reserved), (user_id, month, reserved)]
+                )
+            return admitted, snapshot
+
+        return await self._db.write(reserve)
 
     async def release(self, user_id: UserId, reservation_id: str) -> bool:
         """Give a reservation back; `False` if it was gone."""

@@ -40,6 +40,7 @@ from chat_core.quotas import (
     QuotaEvent,
     QuotaEventType,
     QuotaStamp,
+    ResolvedQuota,
     check_quota,
     estimate_cost,
     quota_exceeded,
@@ -94,6 +95,16 @@ def _event(check: QuotaCheck, kind: QuotaEventType, user_id: str, at: datetime, 
     )
 
 
+def _stamp(resolved: ResolvedQuota, reservation_id: str | None) -> QuotaStamp:
+    return QuotaStamp(
+        tier_id=resolved.tier_id,
+        tier_name=resolved.tier.tier_name if resolved.tier is not None else "",
+        monthly_limit=resolved.limits.monthly,
+        soft_limit_percentage=resolved.soft_limit_percentage,
+        reservation_id=reservation_id,
+    )
+
+
 async def admit_turn(
     settings: EdgeSettings,
     storage: Storage,
@@ -118,7 +129,9 @@ async def admit_turn(
         resolved = await resolve_user_quota(storage.quotas, cache, user, permissions, at=at)
         limits = resolved.limits
         reservation_id: str | None = None
-        if not limits.unlimited and resolved.action is LimitAction.BLOCK:
+        if limits.unlimited:  # nothing to decide or warn about: the usage is not read
+            return Admission(stamp=_stamp(resolved, None), warning=None)
+        if resolved.action is LimitAction.BLOCK:
             model = turn.managed_model
             budget = min(max_tokens or model.max_output_tokens, settings.quota_reserve_output_tokens)
             estimate = estimate_cost(
@@ -154,13 +167,7 @@ async def admit_turn(
             storage, _event(check, QuotaEventType.BLOCK, user.user_id, at, f"qb-{uuid.uuid4().hex}")
         )
         raise quota_exceeded(check, at=at)
-    stamp = QuotaStamp(
-        tier_id=resolved.tier_id,
-        tier_name=resolved.tier.tier_name if resolved.tier is not None else "",
-        monthly_limit=limits.monthly,
-        soft_limit_percentage=resolved.soft_limit_percentage,
-        reservation_id=reservation_id,
-    )
+    stamp = _stamp(resolved, reservation_id)
     warning = None
     if check.limited and check.warning_level != "none":
         warning = check.warning_event()
