@@ -68,6 +68,12 @@ class TestBounds:
             SessionPreferences.model_validate({"big": "x" * PREFERENCES_MAX_BYTES})
         SessionPreferences.model_validate({"customPromptText": "\U0001f600" * 20_000})
 
+    def test_declared_preferences_alone_are_held_to_the_size_bound(self) -> None:
+        # 200 tools of 256 control characters: each written as a 6-byte escape, 300 KiB of JSON
+        with pytest.raises(ValidationError, match="bytes"):
+            SessionPreferences.model_validate({"enabledTools": ["\x00" * 256] * 200})
+        SessionPreferences.model_validate({"enabledTools": ["\x00" * 256] * 120})
+
     def test_merged_preferences_are_bounded_whatever_each_update_holds(self) -> None:
         stored: dict[str, object] = {}
         for batch in range(PREFERENCES_MAX_KEYS // 16):

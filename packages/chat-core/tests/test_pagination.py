@@ -1,7 +1,10 @@
 import base64
+import gc
+import weakref
 
 import pytest
 
+from chat_core._base import CamelModel
 from chat_core.errors import InvalidInputError
 from chat_core.pagination import CursorCodec, Page, decode_cursor, encode_cursor, validate_limit
 
@@ -88,3 +91,13 @@ class TestCursorCodec:
             alice.decode(own)
         good = CursorCodec(("sessions",), {"PK": str, "SK": str}).encode({"PK": "USER#alice", "SK": "S#9"})
         assert alice.decode(good) == {"PK": "USER#alice", "SK": "S#9"}
+
+
+class TestPageTypes:
+    def test_a_parametrised_page_outlives_garbage_collection(self) -> None:
+        class Item(CamelModel):
+            name: str
+
+        page_type = weakref.ref(Page[Item])
+        gc.collect()
+        assert page_type() is Page[Item]

@@ -9,7 +9,7 @@ import json
 from collections.abc import Mapping
 from typing import Any, Generic, TypeVar
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from chat_core._base import CamelModel
 from chat_core.errors import InvalidInputError
@@ -24,11 +24,24 @@ _MAX_CURSOR_VALUE = 1024
 _LISTING_KEY = "l"
 
 
+_PAGE_TYPES: set[type[BaseModel]] = set()
+
+
 class Page(CamelModel, Generic[T]):
     """Items of one page; `next_cursor` is `None` on the last page."""
 
     items: list[T] = Field(default_factory=list)
     next_cursor: str | None = None
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        """Keep every `Page[X]` for the life of the process.
+
+        pydantic caches parametrised models weakly: a `Page[X]` that nothing else holds was built again
+        (about 0.5 ms) after each garbage collection, one listing in seven under load.
+        """
+        super().__pydantic_init_subclass__(**kwargs)
+        _PAGE_TYPES.add(cls)
 
 
 def encode_cursor(position: dict[str, Any]) -> str:

@@ -70,16 +70,43 @@ class SessionPreferences(CamelModel):
 
     @model_validator(mode="after")
     def _bounded(self) -> SessionPreferences:
+        if not self.model_fields_set and not self.model_extra:
+            return self  # nothing set, as in most sessions
         declared = {name for name in self.model_fields_set if getattr(self, name) is not None}
         keys = len(declared | set(self.model_extra or {}))
         if keys > PREFERENCES_MAX_KEYS:
             raise ValueError(f"at most {PREFERENCES_MAX_KEYS} preferences may be set, not {keys}")
+        if not self.model_extra and self._declared_size_bound() <= PREFERENCES_MAX_BYTES:
+            # Every stored session is validated on every read: most never come near the bound, and
+            # writing their JSON to measure it was most of what validating a listing cost.
+            return self
         size = len(self.model_dump_json(by_alias=True, exclude_unset=True, exclude_none=True).encode())
         if size > PREFERENCES_MAX_BYTES:
             raise ValueError(
                 f"the preferences take {size} bytes; at most {PREFERENCES_MAX_BYTES} may be stored"
             )
         return self
+
+    def _declared_size_bound(self) -> int:
+        """Bytes the declared fields' JSON takes at most, from their lengths alone."""
+        return 2 + sum(
+            _KEY_BYTES_BOUND + _json_size_bound(value)
+            for value in (getattr(self, name) for name in type(self).model_fields)
+            if value is not None
+        )
+
+
+_KEY_BYTES_BOUND = 32
+"""A declared preference's quoted camelCase name, colon and comma (the longest name has 16 characters)."""
+
+
+def _json_size_bound(value: object) -> int:
+    """Bytes of `value`'s JSON at most: 6 per character (the longest escape), 32 per number."""
+    if isinstance(value, str):
+        return 6 * len(value) + 2
+    if isinstance(value, list):
+        return 2 + sum(_json_size_bound(item) + 1 for item in value)
+    return 32
 
 
 class SessionMetadata(CamelModel):
