@@ -11,7 +11,15 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from chat_core.errors import AuthenticationError, InternalError, PermissionDeniedError, UnavailableError
-from chat_http.auth import DEV_ISSUER, DevTokenVerifier, OidcTokenVerifier, mint_dev_token
+from chat_core.identity import User
+from chat_http.auth import (
+    DEV_ISSUER,
+    DevTokenVerifier,
+    OidcTokenVerifier,
+    VerifiedToken,
+    VerifiedTokens,
+    mint_dev_token,
+)
 from chat_http.oidc import OidcProvider
 from chat_http.settings import ClaimNames
 
@@ -143,6 +151,11 @@ class TestOidcTokens:
     def test_valid_token(self, signing_key: rsa.RSAPrivateKey, jwks_url: str) -> None:
         user = self.verifier(jwks_url).verify(oidc_token(signing_key))
         assert (user.user_id, user.email, user.roles) == ("u-9", "bob@example.com", ["staff"])
+
+    def test_the_expiry_is_the_tokens_exp_claim(self, signing_key: rsa.RSAPrivateKey, jwks_url: str) -> None:
+        expires = int(time.time()) + 120
+        verified = self.verifier(jwks_url).verify_token(oidc_token(signing_key, exp=expires))
+        assert (verified.user.user_id, verified.expires_at) == ("u-9", expires)
 
     def test_custom_roles_claim(self, signing_key: rsa.RSAPrivateKey, jwks_url: str) -> None:
         token = oidc_token(signing_key, groups=["faculty"])
@@ -294,3 +307,49 @@ class TestDevTokenClaims:
         assert jwt.decode(token, SECRET, algorithms=["HS256"], audience="chat-platform")[claim] == "123456789"
         user = DevTokenVerifier(SECRET, claims=ClaimNames(user_id=claim)).verify(token)
         assert (user.user_id, user.roles) == ("123456789", ["Admin", "admin"])
+
+
+class TestVerifiedTokens:
+    """The tokens a process keeps after verifying them (time is a fake clock)."""
+
+    def verified(self, user_id: str, expires_at: float) -> VerifiedToken:
+        return VerifiedToken(User(user_id=user_id, email=f"{user_id}@example.com"), expires_at)
+
+    def test_a_token_is_kept_until_it_expires_or_the_ttl_ends_whichever_is_first(self) -> None:
+        now = [1000.0]
+        tokens = VerifiedTokens(ttl=60, clock=lambda: now[0])
+        tokens.add("short", self.verified("alice", expires_at=1010))
+        tokens.add("long", self.verified("bob", expires_at=5000))
+        now[0] = 1009.9
+        assert tokens.get("short") == User(user_id="alice", email="alice@example.com")
+        now[0] = 1010.0  # the token's own expiry
+        assert tokens.get("short") is None
+        assert tokens.get("long") is not None
+        now[0] = 1060.0  # the ttl
+        assert tokens.get("long") is None
+
+    def test_only_the_exact_text_that_verified_is_found(self) -> None:
+        tokens = VerifiedTokens(ttl=60)
+        token = mint_dev_token(SECRET, user_id="alice", email="alice@example.com")
+        tokens.add(token, DevTokenVerifier(SECRET).verify_token(token))
+        assert tokens.get(token) is not None
+        assert tokens.get(token[:-1] + ("A" if token[-1] != "A" else "B")) is None
+
+    def test_a_ttl_of_zero_keeps_nothing(self) -> None:
+        tokens = VerifiedTokens(ttl=0)
+        tokens.add("t", self.verified("alice", expires_at=time.time() + 600))
+        assert tokens.get("t") is None
+
+    def test_at_most_maxsize_tokens_are_kept_least_recently_used_first_out(self) -> None:
+        tokens = VerifiedTokens(ttl=60, maxsize=2)
+        later = time.time() + 600
+        tokens.add("a", self.verified("a", later))
+        tokens.add("b", self.verified("b", later))
+        assert tokens.get("a") is not None
+        tokens.add("c", self.verified("c", later))
+        assert [tokens.get(name) is not None for name in "abc"] == [True, False, True]
+
+    def test_the_expiry_is_the_tokens_exp_claim(self) -> None:
+        expires = int(time.time()) + 90
+        token = jwt.encode(dev_claims(exp=expires), SECRET, algorithm="HS256")
+        assert DevTokenVerifier(SECRET).verify_token(token).expires_at == expires

@@ -18,7 +18,7 @@ from pydantic import BaseModel, SecretStr
 
 from chat_core.errors import ChatError, ErrorCode, RateLimitError
 from chat_http.app import create_service_app
-from chat_http.auth import mint_dev_token
+from chat_http.auth import DevTokenVerifier, VerifiedToken, mint_dev_token
 from chat_http.dependencies import AdminUser, CurrentUser
 from chat_http.errors import STATUS_BY_CODE
 from chat_http.settings import EdgeSettings, Environment
@@ -228,6 +228,29 @@ class TestCaller:
         )
         good = await client.get("/me", headers=token(roles=["staff"]))
         assert good.json() == {"userId": "alice", "roles": ["staff"]}
+
+    @pytest.mark.asyncio
+    async def test_a_token_is_verified_once_and_every_other_text_still_is(
+        self, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        verified: list[str] = []
+        verify = DevTokenVerifier.verify_token
+
+        def counting(self: DevTokenVerifier, text: str) -> VerifiedToken:
+            verified.append(text)
+            return verify(self, text)
+
+        monkeypatch.setattr(DevTokenVerifier, "verify_token", counting)
+        alice = token("alice")
+        for _ in range(3):
+            assert (await client.get("/me", headers=alice)).json()["userId"] == "alice"
+        assert len(verified) == 1
+        head, signature = alice["Authorization"].rsplit(".", 1)
+        forged = f"{head}.{'B' if signature[0] == 'A' else 'A'}{signature[1:]}"
+        refused = await client.get("/me", headers={"Authorization": forged})
+        assert refused.status_code == 401
+        assert (await client.get("/me", headers=token("bob"))).json()["userId"] == "bob"
+        assert len(verified) == 3
 
     @pytest.mark.asyncio
     async def test_the_profile_is_recorded_on_first_sight(self, client: httpx.AsyncClient) -> None:

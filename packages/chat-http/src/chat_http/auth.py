@@ -10,8 +10,11 @@ the service: a fresh process answers its health checks without it.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
+
+from cachetools import TLRUCache
 
 from chat_core.errors import AuthenticationError, InternalError, PermissionDeniedError
 from chat_core.identity import User
@@ -27,6 +30,8 @@ __all__ = [
     "DevTokenVerifier",
     "OidcTokenVerifier",
     "TokenVerifier",
+    "VerifiedToken",
+    "VerifiedTokens",
     "build_token_verifier",
     "mint_dev_token",
 ]
@@ -36,12 +41,56 @@ DEV_AUDIENCE = "chat-platform"
 _MIN_SECRET_BYTES = 32
 
 
+@dataclass(frozen=True, slots=True)
+class VerifiedToken:
+    """A token that verified: its caller and its `exp` claim (seconds since the epoch)."""
+
+    user: User
+    expires_at: float
+
+
 class TokenVerifier(Protocol):
     """Turns a bearer token into a verified `User`."""
 
     def verify(self, token: str) -> User:
         """Return the caller, or raise `AuthenticationError`."""
         ...
+
+    def verify_token(self, token: str) -> VerifiedToken:
+        """Return the caller and the token's expiry, or raise `AuthenticationError`."""
+        ...
+
+
+class VerifiedTokens:
+    """Tokens that verified, by their exact text, each kept until it expires or for `ttl` seconds.
+
+    A client sends the same token with every request until it expires; verifying its signature again
+    each time was the largest cost of a small authenticated read. Only a token that passed every check
+    (signature, expiry, issuer, audience, scope) is kept, and never past its own `exp`; `ttl` bounds
+    how long a token signed by a key the provider has since withdrawn is still accepted. At most
+    `maxsize` tokens are kept (least recently used first out). Used from the event loop only.
+    """
+
+    def __init__(
+        self, ttl: float = 60.0, *, maxsize: int = 2048, clock: Callable[[], float] = time.time
+    ) -> None:
+        self._ttl = ttl
+        self._tokens: TLRUCache[str, VerifiedToken] | None = (
+            TLRUCache(maxsize, self._expiry, timer=clock) if ttl > 0 else None
+        )
+
+    def _expiry(self, _token: str, verified: VerifiedToken, now: float) -> float:
+        return min(verified.expires_at, now + self._ttl)
+
+    def get(self, token: str) -> User | None:
+        """The caller of a token that verified and has not expired since, else `None`."""
+        verified = self._tokens.get(token) if self._tokens is not None else None
+        return verified.user if verified is not None else None
+
+    def add(self, token: str, verified: VerifiedToken) -> None:
+        """Keep a token that has just verified."""
+        if self._tokens is not None:
+            self._tokens[token] = verified
 
 
 def _user_from_claims(claims: Mapping[str, Any], names: ClaimNames) -> User:
@@ -115,10 +164,14 @@ class DevTokenVerifier:
 
     def verify(self, token: str) -> User:
         """Verify signature, expiry, issuer and audience, then read the identity claims."""
+        return self.verify_token(token).user
+
+    def verify_token(self, token: str) -> VerifiedToken:
+        """`verify`, with the token's expiry."""
         claims = _decode(
             token, self._secret, algorithms=["HS256"], audience=self._audience, issuer=DEV_ISSUER, leeway=0
         )
-        return _user_from_claims(claims, self._claims)
+        return VerifiedToken(_user_from_claims(claims, self._claims), float(claims["exp"]))
 
 
 class OidcTokenVerifier:
@@ -161,6 +214,13 @@ class OidcTokenVerifier:
     def verify(self, token: str) -> User:
         """Find the signing key by `kid`, then verify signature, expiry, issuer, audience and scope.
 
+        Blocks on a key fetch (see `verify_token`).
+        """
+        return self.verify_token(token).user
+
+    def verify_token(self, token: str) -> VerifiedToken:
+        """`verify`, with the token's expiry.
+
         Blocks on a key fetch (the services call it in a worker thread).
 
         Raises:
@@ -188,7 +248,7 @@ class OidcTokenVerifier:
         )
         if self._required_scope is not None and self._required_scope not in _scopes(claims):
             raise PermissionDeniedError(f"The token does not grant the scope {self._required_scope!r}.")
-        return _user_from_claims(claims, self._claims)
+        return VerifiedToken(_user_from_claims(claims, self._claims), float(claims["exp"]))
 
 
 def _scopes(claims: Mapping[str, Any]) -> set[str]:

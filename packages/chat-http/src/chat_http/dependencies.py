@@ -55,16 +55,23 @@ async def current_user(
 ) -> User:
     """Verify the bearer token; record the caller's profile the first time this process sees them.
 
+    A token that verified is kept until it expires, at most `CHAT_AUTH_CACHE_SECONDS` (`VerifiedTokens`).
+
     Raises:
         AuthenticationError: no bearer token, or one that does not verify (401).
     """
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise AuthenticationError("A bearer token is required.")
     state = service_state(request)
-    if isinstance(state.verifier, DevTokenVerifier):
-        user = state.verifier.verify(credentials.credentials)
-    else:  # OIDC may fetch signing keys over the network: keep the event loop free.
-        user = await run_in_threadpool(state.verifier.verify, credentials.credentials)
+    token = credentials.credentials
+    user = state.tokens.get(token)
+    if user is None:
+        if isinstance(state.verifier, DevTokenVerifier):
+            verified = state.verifier.verify_token(token)
+        else:  # OIDC may fetch signing keys over the network: keep the event loop free.
+            verified = await run_in_threadpool(state.verifier.verify_token, token)
+        state.tokens.add(token, verified)
+        user = verified.user
     if user.user_id not in state.known_users:
         await state.storage.users.remember(user)
         state.known_users.add(user.user_id)

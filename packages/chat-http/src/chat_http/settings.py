@@ -121,6 +121,9 @@ class EdgeSettings(BaseSettings):
     """Seconds to wait for the identity provider."""
     oidc_jwks_refresh_seconds: float = Field(default=30.0, ge=0, le=3600)
     """Least time between two fetches of the signing keys when tokens name an unknown key."""
+    auth_cache_seconds: float = Field(default=60.0, ge=0, le=3600)
+    """How long a process keeps a token that verified (never past its `exp`; 0 verifies every request):
+    the longest a token signed by a withdrawn key is still accepted."""
     admin_roles: Annotated[frozenset[str], NoDecode] = frozenset({"admin"})
     """JWT roles allowed on `/admin/*` (the original frontend shows admin pages for `Admin`,
     `SuperAdmin` and `DotNetDevelopers`)."""

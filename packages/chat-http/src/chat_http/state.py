@@ -14,7 +14,7 @@ from typing import TypedDict, TypeVar
 from starlette.requests import Request
 
 from chat_agent.tools.registry import ToolRegistry
-from chat_http.auth import TokenVerifier, build_token_verifier
+from chat_http.auth import TokenVerifier, VerifiedTokens, build_token_verifier
 from chat_http.knowledge import KnowledgeBases
 from chat_http.permissions import RoleCatalogueCache, ToolCatalogueCache
 from chat_http.quotas import QuotaCatalogueCache
@@ -47,6 +47,8 @@ class ServiceState:
     storage: Storage
     verifier: TokenVerifier
     knowledge: KnowledgeBases
+    tokens: VerifiedTokens = field(default_factory=VerifiedTokens)
+    """Tokens that verified, kept for `CHAT_AUTH_CACHE_SECONDS` at most (`EdgeResources.state_fields`)."""
     known_users: set[str] = field(default_factory=set)
     """Callers whose profile this process has already recorded (recorded once, not per request)."""
     role_cache: RoleCatalogueCache = field(default_factory=RoleCatalogueCache)
@@ -92,6 +94,7 @@ class EdgeStateFields(TypedDict):
 
     storage: Storage
     verifier: TokenVerifier
+    tokens: VerifiedTokens
     knowledge: KnowledgeBases
     telemetry: Telemetry
     role_cache: RoleCatalogueCache
@@ -106,6 +109,7 @@ class EdgeResources:
 
     storage: Storage
     verifier: TokenVerifier
+    tokens: VerifiedTokens
     knowledge: KnowledgeBases
     telemetry: Telemetry
     role_cache: RoleCatalogueCache
@@ -119,6 +123,7 @@ class EdgeResources:
         return EdgeStateFields(
             storage=self.storage,
             verifier=self.verifier,
+            tokens=self.tokens,
             knowledge=self.knowledge,
             telemetry=self.telemetry,
             role_cache=self.role_cache,
@@ -142,7 +147,8 @@ async def open_edge_resources(
 
     With `telemetry`, every storage call is timed and traced (`chat_http.telemetry.instrument_storage`).
     Everything is closed with `stack`, the knowledge base before storage. The role and tool caches
-    share `CHAT_ROLES_CACHE_SECONDS`, the quota cache has `CHAT_QUOTA_CACHE_SECONDS`.
+    share `CHAT_ROLES_CACHE_SECONDS`, the quota cache has `CHAT_QUOTA_CACHE_SECONDS`, verified tokens
+    are kept for `CHAT_AUTH_CACHE_SECONDS` at most.
     """
     verifier = build_token_verifier(settings)
     storage = await stack.enter_async_context(open_service_storage(settings))
@@ -164,6 +170,7 @@ async def open_edge_resources(
     return EdgeResources(
         storage=storage,
         verifier=verifier,
+        tokens=VerifiedTokens(ttl=settings.auth_cache_seconds),
         knowledge=knowledge,
         telemetry=telemetry if telemetry is not None else Telemetry(),
         role_cache=RoleCatalogueCache(ttl=settings.roles_cache_seconds),
