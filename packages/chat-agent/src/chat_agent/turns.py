@@ -1,9 +1,9 @@
 """Running a prepared turn in its own task, decoupled from the HTTP response that streams it.
 
-The task runs the agent, stores the turn (through a `TurnStore`) and feeds protocol events into a
-queue; the response only reads that queue. A client that disconnects stops reading, and nothing else
-changes: the answer is still generated and stored completely. Shutdown waits for running turns
-(`drain`).
+The task runs the agent, stores the turn (through a `TurnStore`) and encodes protocol events into an
+outbox of SSE bytes as they happen; the response only takes what the outbox holds. A client that
+disconnects stops reading, and nothing else changes: the answer is still generated and stored
+completely. Shutdown waits for running turns (`drain`).
 
 A failure inside the task is stored as a failed turn and ends the stream with `stream_error` and
 `done`; if nothing had been sent yet, the request fails as an ordinary HTTP error instead.
@@ -209,27 +209,11 @@ class DiscardingTurnStore:
 
 
 @dataclass(frozen=True, slots=True)
-class _Event:
-    """A protocol event to send."""
-
-    name: str
-    data: dict[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
 class _Failure:
     """The turn failed: close what is open, then `stream_error` and `done`."""
 
     error: ChatError
     closing: list[SseEvent]
-
-
-@dataclass(frozen=True, slots=True)
-class _Ended:
-    """The task ended; after `done` or a failure this is never read."""
-
-
-_Item = _Event | _Failure | _Ended
 
 
 def _wire_usage(usage: TokenUsage) -> dict[str, int]:
@@ -250,23 +234,60 @@ def _milliseconds(start: float, end: float | None) -> int | None:
 
 
 class _TurnExecution:
-    """One turn's task body and the queue its response reads."""
+    """One turn's task body and the outbox its response reads.
+
+    The outbox is the SSE bytes of the events not yet taken (each event is encoded once, when it
+    happens: no object per event waits in a queue) and how the turn ended: `done` sent, a failure,
+    or the task ending without either.
+    """
 
     def __init__(self, turn: PreparedTurn, store: TurnStore, policy: TurnPolicy) -> None:
         self._turn = turn
         self._store_turn = store
         self._policy = policy
         self._translator = StreamTranslator()
-        self.queue: asyncio.Queue[_Item] = asyncio.Queue()
+        self._outbox = bytearray()
+        self._done = False
+        """`done` is in the outbox: nothing follows it."""
+        self._failure: _Failure | None = None
+        self._task_ended = False
         self._ended = False
+        self._reader: asyncio.Future[None] | None = None
+        """The response waiting for something in the outbox or for the end."""
         self._lingering: asyncio.Future[None] | None = None
         """Resolved to end the response's wait for more events early: the turn has ended."""
         self._answered_at: float | None = None
 
     def _emit(self, name: str, data: dict[str, Any]) -> None:
-        self.queue.put_nowait(_Event(name, data))
+        self._outbox += encode_event(name, data)
         if name == "done":
+            self._done = True
             self._end()
+        self._wake()
+
+    def _wake(self) -> None:
+        if self._reader is not None and not self._reader.done():
+            self._reader.set_result(None)
+
+    def _finished(self) -> bool:
+        return self._done or self._failure is not None or self._task_ended
+
+    async def wait(self) -> None:
+        """Until the outbox holds something or the turn has ended."""
+        while not self._outbox and not self._finished():
+            self._reader = asyncio.get_running_loop().create_future()
+            try:
+                await self._reader
+            finally:
+                self._reader = None
+
+    def first_failure(self) -> ChatError | None:
+        """Why the turn ended before its first event (after `wait`), or `None` if it has events."""
+        if self._outbox:
+            return None
+        if self._failure is not None:
+            return self._failure.error
+        return InternalError("The answer ended unexpectedly.")
 
     def _end(self) -> None:
         self._ended = True
@@ -300,8 +321,9 @@ class _TurnExecution:
                         "gen_ai.usage.output_tokens": usage.output_tokens,
                     }
                 )
-                self.queue.put_nowait(_Ended())
+                self._task_ended = True
                 self._end()
+                self._wake()
 
     def outcome(self, error_code: ErrorCode | None) -> TurnOutcome:
         """The turn's outcome now that its task has ended."""
@@ -366,8 +388,9 @@ class _TurnExecution:
                 error=error,
             )
         finally:
-            self.queue.put_nowait(_Failure(error, self._translator.close()))
+            self._failure = _Failure(error, self._translator.close())
             self._end()
+            self._wake()
 
     async def _store(
         self, status: MessageStatus, content: list[ContentBlock], *, ended: float, error: ChatError | None
@@ -408,41 +431,32 @@ class _TurnExecution:
         )
         return message_id, cost.total_cost
 
-    async def frames(self, first: _Item) -> AsyncIterator[bytes]:
-        """SSE frames from the queue until `done` (a failure ends with `stream_error`, then `done`).
+    async def frames(self) -> AsyncIterator[bytes]:
+        """SSE frames from the outbox until `done` (a failure ends with `stream_error`, then `done`).
 
-        The first event goes out at once. An event that follows a write within `flush_seconds` waits
-        out the rest of that interval (or until the turn ends, whichever comes first), and whatever
-        arrived meanwhile is written with it: a fast model then costs one write per interval instead
-        of one per token (the socket write is the dominant cost of a stream), a turn that ends within
-        the interval is written at once, and no event is held back longer than the interval.
+        What the outbox holds goes out at once. An event that follows a write within `flush_seconds`
+        waits out the rest of that interval (or until the turn ends, whichever comes first), and
+        whatever arrived meanwhile is written with it: a fast model then costs one write per interval
+        instead of one per token (the socket write is the dominant cost of a stream), a turn that ends
+        within the interval is written at once, and no event is held back longer than the interval.
         """
         loop = asyncio.get_running_loop()
-        item = first
         while True:
-            chunk = bytearray()
-            while True:
-                match item:
-                    case _Ended():
-                        failure = _Failure(InternalError("The answer ended unexpectedly."), [])
-                        yield bytes(chunk + self._failure_frames(failure))
-                        return
-                    case _Failure():
-                        yield bytes(chunk + self._failure_frames(item))
-                        return
-                    case _Event(name, data):
-                        chunk += encode_event(name, data)
-                        if name == "done":
-                            yield bytes(chunk)
-                            return
-                if self.queue.empty():
-                    break
-                item = self.queue.get_nowait()
-            yield bytes(chunk)
+            await self.wait()
+            chunk = bytes(self._outbox)
+            self._outbox.clear()
+            if self._done:
+                yield chunk
+                return
+            if self._failure is not None or self._task_ended:
+                failure = self._failure or _Failure(InternalError("The answer ended unexpectedly."), [])
+                yield chunk + self._failure_frames(failure)
+                return
+            yield chunk
             written = loop.time()
-            item = await self.queue.get()
+            await self.wait()
             linger = self._policy.flush_seconds - (loop.time() - written)
-            if linger > 0 and not self._ended and isinstance(item, _Event):
+            if linger > 0 and not self._ended:
                 self._lingering = loop.create_future()
                 timer = loop.call_later(linger, self._stop_lingering)
                 await self._lingering
@@ -482,13 +496,11 @@ class TurnRunner:
         for observer in self._observers:
             observer.turn_started(turn)
         task.add_done_callback(self._finished)
-        first = await execution.queue.get()
-        match first:
-            case _Failure():
-                raise first.error
-            case _Ended():
-                raise InternalError("The answer ended unexpectedly.")
-        return execution.frames(first)
+        await execution.wait()
+        failure = execution.first_failure()
+        if failure is not None:
+            raise failure
+        return execution.frames()
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         execution = self._tasks.pop(task)
