@@ -3,7 +3,9 @@
 A replay model emits 500 text deltas per turn, each in its own event-loop step as from a network stream
 but with no delay, so the numbers are the service's own cost: auth, validation, session and model
 lookups, history, the SSE encoding and HTTP, and storing the turn (one atomic write) on the embedded
-default (SQLite).
+default (SQLite). As in production, every turn is counted against the per-user turn rate and against a
+spend quota (a default tier that blocks at its limit: the estimate is reserved before the model call
+and settled in the turn's write), at a rate and a limit the load never reaches.
 
 - in-process: `Agent(model=replay).stream_async(...)` consumed in one process, agent built per turn.
 - floor: the same agent stream behind a bare FastAPI route on the same uvicorn, no auth, no storage:
@@ -37,6 +39,7 @@ import httpx
 
 DELTAS = 500
 UNREACHED_RATE = "1000000/minute"
+UNREACHED_MONTHLY_USD = 100_000.0
 SEQUENTIAL_TURNS = 40
 WARMUP_TURNS = 5
 CLIENTS = 50
@@ -105,6 +108,7 @@ def serve(data_dir: str, port: int, flush_ms: int) -> None:
     from pydantic import SecretStr
 
     from chat_core.managed_models import ManagedModel, ModelProvider
+    from chat_core.quotas import AssignmentType, QuotaAssignment, QuotaTier
     from chat_storage import open_storage
     from inference_api.config import Settings
     from inference_api.main import create_app
@@ -133,6 +137,14 @@ def serve(data_dir: str, port: int, flush_ms: int) -> None:
                     allowed_app_roles=["*"],
                     input_price_per_million_tokens=1.0,
                     output_price_per_million_tokens=2.0,
+                )
+            )
+            await storage.quotas.put_tier(
+                QuotaTier(tier_id="bench", tier_name="Bench", monthly_cost_limit=UNREACHED_MONTHLY_USD)
+            )
+            await storage.quotas.put_assignment(
+                QuotaAssignment(
+                    assignment_id="everyone", tier_id="bench", assignment_type=AssignmentType.DEFAULT_TIER
                 )
             )
 
