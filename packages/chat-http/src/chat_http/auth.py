@@ -3,8 +3,9 @@
 Every token's signature is verified; nothing here ever decodes a token without checking it. Failures
 raise `AuthenticationError` with a message that says what is wrong without echoing the token.
 
-PyJWT (and the `cryptography` it loads for RS256) is imported by the first verification, not with
-the service: a fresh process answers its health checks without it.
+PyJWT (and the `cryptography` it loads for RS256) is imported by the first verification, and
+cachetools by the lifespan, not with the service: a fresh process answers its health checks without
+them.
 """
 
 from __future__ import annotations
@@ -12,9 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
-
-from cachetools import TLRUCache
+from typing import TYPE_CHECKING, Any, Protocol
 
 from chat_core.errors import AuthenticationError, InternalError, PermissionDeniedError
 from chat_core.identity import User
@@ -22,6 +21,9 @@ from chat_core.ids import UserId
 from chat_http.oidc import JwksCache, OidcProvider
 from chat_http.secrets import dev_jwt_secret
 from chat_http.settings import ClaimNames, EdgeSettings
+
+if TYPE_CHECKING:
+    from cachetools import TLRUCache
 
 __all__ = [
     "DEV_AUDIENCE",
@@ -74,6 +76,8 @@ class VerifiedTokens:
     def __init__(
         self, ttl: float = 60.0, *, maxsize: int = 2048, clock: Callable[[], float] = time.time
     ) -> None:
+        from cachetools import TLRUCache  # imported by the lifespan, not with the service (cold start)
+
         self._ttl = ttl
         self._tokens: TLRUCache[str, VerifiedToken] | None = (
             TLRUCache(maxsize, self._expiry, timer=clock) if ttl > 0 else None
