@@ -72,9 +72,8 @@ async def current_user(
             verified = await run_in_threadpool(state.verifier.verify_token, token)
         state.tokens.add(token, verified)
         user = verified.user
-    if user.user_id not in state.known_users:
+    if state.recorded_profiles.first_sight(user):
         await state.storage.users.remember(user)
-        state.known_users.add(user.user_id)
     return user
 
 

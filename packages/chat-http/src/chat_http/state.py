@@ -14,6 +14,7 @@ from typing import TypedDict, TypeVar
 from starlette.requests import Request
 
 from chat_agent.tools.registry import ToolRegistry
+from chat_core.identity import User
 from chat_http.auth import TokenVerifier, VerifiedTokens, build_token_verifier
 from chat_http.knowledge import KnowledgeBases
 from chat_http.permissions import RoleCatalogueCache, ToolCatalogueCache
@@ -27,6 +28,7 @@ from chat_storage import Storage, open_storage
 __all__ = [
     "EdgeResources",
     "EdgeStateFields",
+    "RecordedProfiles",
     "ServiceState",
     "lifespan_state",
     "open_edge_resources",
@@ -39,6 +41,27 @@ _KEY = "service"
 S = TypeVar("S", bound="ServiceState")
 
 
+class RecordedProfiles:
+    """The callers whose profile a process has stored lately, so a profile is written once, not per request.
+
+    At most `maxsize` callers are remembered (least recently seen first out): a process serving many
+    users stays bounded, and asks storage once more for a caller it forgot (`users.remember` writes
+    nothing for a known profile).
+    """
+
+    def __init__(self, maxsize: int = 10_000) -> None:
+        from cachetools import LRUCache  # imported by the lifespan, not with the service (cold start)
+
+        self._seen: LRUCache[str, bool] = LRUCache(maxsize)
+
+    def first_sight(self, user: User) -> bool:
+        """Whether `user` is new to this process (then remembered)."""
+        if self._seen.get(user.user_id):
+            return False
+        self._seen[user.user_id] = True
+        return True
+
+
 @dataclass(frozen=True, kw_only=True)
 class ServiceState:
     """What every request of either service can reach: settings, storage and the token verifier."""
@@ -49,8 +72,8 @@ class ServiceState:
     knowledge: KnowledgeBases
     tokens: VerifiedTokens = field(default_factory=VerifiedTokens)
     """Tokens that verified, kept for `CHAT_AUTH_CACHE_SECONDS` at most (`EdgeResources.state_fields`)."""
-    known_users: set[str] = field(default_factory=set)
-    """Callers whose profile this process has already recorded (recorded once, not per request)."""
+    recorded_profiles: RecordedProfiles = field(default_factory=RecordedProfiles)
+    """Callers whose profile this process has recorded lately (bounded; written once, not per request)."""
     role_cache: RoleCatalogueCache = field(default_factory=RoleCatalogueCache)
     """The AppRole catalogue (services pass one with `ttl=settings.roles_cache_seconds`)."""
     telemetry: Telemetry = field(default_factory=Telemetry)
