@@ -325,7 +325,11 @@ async def aws_storage() -> AsyncIterator[Storage]:
             access_key_id=SecretStr("testing"),
             secret_access_key=SecretStr("testing"),
             # moto answers one request at a time: 50 turns in flight queue behind each other far longer
-            # than the production deadline, which is for a hung endpoint, not a busy stand-in.
+            # than the production timeouts, which are for a hung endpoint, not a busy stand-in. One
+            # attempt each: a request retried after its answer timed out would be measured twice (and
+            # the three-writes path, which the atomic turn write replaced, is not idempotent).
+            read_timeout=120,
+            max_attempts=1,
             deadline=120,
         )
         await provision(config)

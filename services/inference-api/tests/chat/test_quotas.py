@@ -446,8 +446,11 @@ class TestRateLimit:
         limited = settings.model_copy(update={"rate_limit_turns": "2/minute"})
         async for service in _service(limited, ScriptedModels()):
             wait_clear_of_a_window_boundary()
-            statuses = [(await turn(service, auth, f"r-{n}")).status for n in range(3)]
-            assert statuses == [200, 200, 429]
+            results = [await turn(service, auth, f"r-{n}") for n in range(3)]
+            assert [result.status for result in results] == [200, 200, 429]
+            first = results[0].headers  # a streamed turn carries the fields too
+            assert (first["RateLimit-Limit"], first["RateLimit-Remaining"]) == ("2", "1")
+            assert 0 < int(first["RateLimit-Reset"]) <= 60
             async with service.client() as client:
                 response = await client.post(
                     "/invocations", json={"session_id": "r-9", "message": "hi"}, headers=auth("alice")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header
+from fastapi import APIRouter, Depends, Header, Response
 from sse_starlette import EventSourceResponse
 
 from chat_http.dependencies import CurrentPermissions, OfferedTools, TurnRateLimit
@@ -59,6 +59,7 @@ async def create_invocation(
     user: CurrentUser,
     access: TurnAccessDep,
     chat: ChatServicesDep,
+    response: Response,
     accept: Annotated[str | None, Header(max_length=1000)] = None,
 ) -> EventSourceResponse:
     """Run one turn; errors before the first event are HTTP errors, later ones a `stream_error` event.
@@ -73,7 +74,8 @@ async def create_invocation(
     )
     return EventSourceResponse(
         frames,
-        headers={"Cache-Control": "no-cache", "X-Session-ID": body.session_id},
+        # The RateLimit fields the turn-rate dependency set (a returned response does not take them).
+        headers={**response.headers, "Cache-Control": "no-cache", "X-Session-ID": body.session_id},
         ping=chat.settings.sse_ping_seconds,
         sep="\n",
     )
