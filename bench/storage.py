@@ -328,6 +328,7 @@ async def aws_storage() -> AsyncIterator[Storage]:
             # than the production timeouts, which are for a hung endpoint, not a busy stand-in. One
             # attempt each: a request retried after its answer timed out would be measured twice (and
             # the three-writes path, which the atomic turn write replaced, is not idempotent).
+            connect_timeout=30,
             read_timeout=120,
             max_attempts=1,
             deadline=120,
