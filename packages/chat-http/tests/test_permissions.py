@@ -95,6 +95,19 @@ class TestRoleCatalogueCache:
         assert store.reads == 1
 
     @pytest.mark.asyncio
+    async def test_requests_waiting_on_a_failing_reload_share_its_failure(self) -> None:
+        """With the store down, ten requests fail together after one read, not one after another."""
+        store = FakeAppRoleRepository([staff_role()])
+        store.down = True
+        cache = RoleCatalogueCache(ttl=3600)
+        results = await asyncio.gather(*(cache.catalogue(store) for _ in range(10)), return_exceptions=True)
+        assert all(isinstance(result, UnavailableError) for result in results)
+        assert store.reads == 1
+        store.down = False  # the next request reads again: no failure is kept
+        assert "staff" in await cache.catalogue(store)
+        assert store.reads == 2
+
+    @pytest.mark.asyncio
     async def test_an_unreadable_store_is_unavailable_once_the_cache_expired(self) -> None:
         store = FakeAppRoleRepository([staff_role()])
         cache = RoleCatalogueCache(ttl=3600)

@@ -22,46 +22,60 @@ from chat_core.roles import AppRole, UserPermissions, resolve_permissions
 from chat_core.tools import ToolDefinition
 from chat_http.schemas import CacheStats
 
-__all__ = ["CacheStats", "RoleCatalogueCache", "ToolCatalogueCache"]
+__all__ = ["CacheStats", "RoleCatalogueCache", "ToolCatalogueCache", "TtlReload"]
 
 T = TypeVar("T")
+V = TypeVar("V")
 
 
-class _TtlCatalogue(Generic[T]):
-    """A small catalogue read whole, kept for `ttl` seconds; one reload at a time."""
+class TtlReload(Generic[V]):
+    """A value read whole (a small catalogue), kept for `ttl` seconds; one reload at a time, shared by all.
+
+    Requests that find the catalogue stale while a reload runs wait for that reload and share its
+    result or its failure: with the store down, each request fails once within the storage deadline,
+    instead of each retrying the read in turn after the one before it failed.
+    """
 
     def __init__(self, ttl: float) -> None:
         self.ttl = ttl
-        self._items: dict[str, T] | None = None
+        self._items: V | None = None
         self._loaded_at = 0.0
-        self._lock = asyncio.Lock()
+        self._reloading: asyncio.Task[V] | None = None
         self._hits = 0
         self._loads = 0
 
     def _fresh(self) -> bool:
         return self._items is not None and time.monotonic() - self._loaded_at < self.ttl
 
-    async def _get(self, load: Callable[[], Awaitable[dict[str, T]]]) -> Mapping[str, T]:
+    async def _get(self, load: Callable[[], Awaitable[V]]) -> V:
         if self._fresh():
             self._hits += 1
             assert self._items is not None
             return self._items
-        async with self._lock:  # one reload at a time; the others wait for it
-            if not self._fresh():
-                loaded = await load()  # a failure propagates: nothing stale is served past the TTL
-                self._items, self._loaded_at = loaded, time.monotonic()
-                self._loads += 1
-            else:
-                self._hits += 1
-            assert self._items is not None
-            return self._items
+        started = self._reloading is None
+        if self._reloading is None:
+            self._reloading = asyncio.create_task(self._reload(load))
+        # Shielded: a request that goes away does not cancel the reload the others wait for.
+        items = await asyncio.shield(self._reloading)
+        if not started:
+            self._hits += 1
+        return items
+
+    async def _reload(self, load: Callable[[], Awaitable[V]]) -> V:
+        try:
+            loaded = await load()  # a failure propagates: nothing stale is served past the TTL
+            self._items, self._loaded_at = loaded, time.monotonic()
+            self._loads += 1
+            return loaded
+        finally:
+            self._reloading = None
 
     def invalidate(self) -> None:
         """Forget the catalogue; the next request reloads it."""
         self._items = None
 
 
-class RoleCatalogueCache(_TtlCatalogue[AppRole]):
+class RoleCatalogueCache(TtlReload[dict[str, AppRole]]):
     """The AppRole catalogue of one process, reloaded at most every `ttl` seconds."""
 
     def __init__(self, ttl: float = 30.0) -> None:
@@ -96,7 +110,7 @@ class RoleCatalogueCache(_TtlCatalogue[AppRole]):
         )
 
 
-class ToolCatalogueCache(_TtlCatalogue[ToolDefinition]):
+class ToolCatalogueCache(TtlReload[dict[str, ToolDefinition]]):
     """The tool catalogue of one process (entries, not preferences), reloaded at most every `ttl` s."""
 
     def __init__(self, ttl: float = 30.0) -> None:

@@ -8,31 +8,24 @@ Nothing fails open: when the catalogue cannot be read, the error propagates (503
 
 from __future__ import annotations
 
-import asyncio
-import time
 from datetime import datetime
 
 from chat_core.identity import User
 from chat_core.ports import QuotaRepository
 from chat_core.quotas import QuotaCatalogue, ResolvedQuota, resolve_quota
 from chat_core.roles import UserPermissions
+from chat_http.permissions import TtlReload
 
 __all__ = ["QuotaCatalogueCache", "resolve_user_quota"]
 
 _OVERRIDES_PER_USER = 50
 
 
-class QuotaCatalogueCache:
+class QuotaCatalogueCache(TtlReload[QuotaCatalogue]):
     """The quota tiers and assignments of one process, reloaded at most every `ttl` seconds."""
 
     def __init__(self, ttl: float = 30.0) -> None:
-        self.ttl = ttl
-        self._catalogue: QuotaCatalogue | None = None
-        self._loaded_at = 0.0
-        self._lock = asyncio.Lock()
-
-    def _fresh(self) -> bool:
-        return self._catalogue is not None and time.monotonic() - self._loaded_at < self.ttl
+        super().__init__(ttl)
 
     async def catalogue(self, quotas: QuotaRepository) -> QuotaCatalogue:
         """Tiers by id and every assignment, from the cache while it is fresh.
@@ -40,21 +33,13 @@ class QuotaCatalogueCache:
         Raises:
             UnavailableError: the cache expired and the store cannot be read.
         """
-        if not self._fresh():
-            async with self._lock:  # one reload at a time; the others wait for it
-                if not self._fresh():
-                    tiers = await quotas.list_tiers()
-                    assignments = await quotas.list_assignments()
-                    self._catalogue = QuotaCatalogue(
-                        tiers={tier.tier_id: tier for tier in tiers}, assignments=assignments
-                    )
-                    self._loaded_at = time.monotonic()
-        assert self._catalogue is not None
-        return self._catalogue
 
-    def invalidate(self) -> None:
-        """Forget the catalogue; the next request reloads it."""
-        self._catalogue = None
+        async def load() -> QuotaCatalogue:
+            tiers = await quotas.list_tiers()
+            assignments = await quotas.list_assignments()
+            return QuotaCatalogue(tiers={tier.tier_id: tier for tier in tiers}, assignments=assignments)
+
+        return await self._get(load)
 
 
 async def resolve_user_quota(
