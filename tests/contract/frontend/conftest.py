@@ -12,10 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import sys
-import threading
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,12 +20,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from pydantic import SecretStr
 
 sys.path.insert(0, str(Path(__file__).parent))  # the kit beside this file (importlib import mode)
 
-from frontend_kit import ADMIN_ROLE, DEV_SECRET, FrontendClient, Stack, UserFactory, new_user_id
+from frontend_kit import (
+    ADMIN_ROLE,
+    DEV_SECRET,
+    FrontendClient,
+    Stack,
+    UserFactory,
+    free_socket,
+    new_user_id,
+    serve_app,
+)
 
 from chat_http.secrets import blob_signing_secret
 from chat_storage.aws.testing import start_moto_server
@@ -48,32 +53,6 @@ def _isolated_aws_environment(tmp_path_factory: pytest.TempPathFactory) -> Itera
         patch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(nowhere))
         patch.setenv("AWS_EC2_METADATA_DISABLED", "true")
         yield
-
-
-def _free_socket() -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    return sock
-
-
-@contextmanager
-def _serve(app: Any, sock: socket.socket) -> Iterator[str]:
-    """Run an ASGI app under uvicorn in a thread on a bound socket; yield its base URL."""
-    server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False, ws="none"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("a contract-test server did not start")
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
-        sock.close()
 
 
 FOUNDATION_MODELS = [
@@ -113,7 +92,7 @@ def _fake_providers() -> Any:
 @pytest.fixture(scope="session")
 def providers_url() -> Iterator[str]:
     """The fake model providers the admin discovery pages list, for the whole session."""
-    with _serve(_fake_providers(), _free_socket()) as url:
+    with serve_app(_fake_providers(), free_socket()) as url:
         yield url
 
 
@@ -127,7 +106,7 @@ def _run_stack(
     from inference_api.config import Settings as InferenceSettings
     from inference_api.main import create_app as create_inference_api
 
-    app_sock, inference_sock = _free_socket(), _free_socket()
+    app_sock, inference_sock = free_socket(), free_socket()
     app_url = f"http://127.0.0.1:{app_sock.getsockname()[1]}"
     shared: dict[str, Any] = {
         "data_dir": data_dir,
@@ -154,8 +133,8 @@ def _run_stack(
     inference_settings = InferenceSettings(_env_file=None, **shared)
     asyncio.run(seed_storage(app_settings, provision=backend == "aws"))
     with (
-        _serve(create_app_api(app_settings), app_sock) as app_base,
-        _serve(create_inference_api(inference_settings), inference_sock) as inference_base,
+        serve_app(create_app_api(app_settings), app_sock) as app_base,
+        serve_app(create_inference_api(inference_settings), inference_sock) as inference_base,
     ):
         storage = app_settings.storage_config(blob_signing_secret(app_settings))
         yield Stack(backend, app_base, inference_base, data_dir, storage)

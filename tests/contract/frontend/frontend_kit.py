@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import json
 import random
+import socket
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +24,7 @@ from typing import Any
 import httpx
 import jsonschema  # type: ignore[import-untyped]  # no stubs in the dev group
 import jwt
+import uvicorn
 
 from chat_http.auth import DEV_AUDIENCE, DEV_ISSUER
 from chat_storage import AwsStorageConfig, LocalStorageConfig
@@ -336,3 +340,30 @@ def check(instance: Any, schema: Mapping[str, Any]) -> None:
         f"{'/'.join(str(part) for part in error.absolute_path) or '<root>'}: {error.message}"
         for error in problems
     )
+
+
+def free_socket() -> socket.socket:
+    """A loopback socket bound to a free port (bound first, so the port is known before serving)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+@contextmanager
+def serve_app(app: Any, sock: socket.socket) -> Iterator[str]:
+    """Run an ASGI app under uvicorn in a thread on a bound socket; yield its base URL."""
+    server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False, ws="none"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("a contract-test server did not start")
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        sock.close()

@@ -15,10 +15,7 @@ import base64
 import importlib.util
 import json
 import re
-import socket
 import sys
-import threading
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,8 +27,18 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-import uvicorn
-from frontend_kit import EMPLOYEE_NUMBER_CLAIM, INTEGER, NUMBER, STRING, array, check, obj, read_events
+from frontend_kit import (
+    EMPLOYEE_NUMBER_CLAIM,
+    INTEGER,
+    NUMBER,
+    STRING,
+    array,
+    check,
+    free_socket,
+    obj,
+    read_events,
+    serve_app,
+)
 
 ORIGIN = "http://localhost:4200"
 CALLBACK = f"{ORIGIN}/auth/callback"
@@ -76,32 +83,6 @@ def _provider_module() -> ModuleType:
 PROVIDER = _provider_module()
 
 
-def _free_socket() -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    return sock
-
-
-@contextmanager
-def _serve(app: Any) -> Iterator[str]:
-    sock = _free_socket()
-    server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False, ws="none"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("a sign-in test server did not start")
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
-        sock.close()
-
-
 def _oidc_settings(provider: Any, data_dir: Path, extra: dict[str, Any]) -> dict[str, Any]:
     return {
         "data_dir": data_dir,
@@ -140,8 +121,10 @@ def _run(provider: Any, data_dir: Path, extra: dict[str, Any]) -> Iterator[SignI
     app_settings = AppSettings(_env_file=None, **shared)
     asyncio.run(seed_storage(app_settings, provision=shared.get("storage") == "aws"))
     with (
-        _serve(create_app_api(app_settings)) as app_url,
-        _serve(create_inference_api(InferenceSettings(_env_file=None, **shared))) as inference_url,
+        serve_app(create_app_api(app_settings), free_socket()) as app_url,
+        serve_app(
+            create_inference_api(InferenceSettings(_env_file=None, **shared)), free_socket()
+        ) as inference_url,
     ):
         yield SignInStack(app_url, inference_url, provider)
 
