@@ -381,23 +381,20 @@ async def main() -> None:
     args = parser.parse_args()
     openers = {"sqlite": sqlite_storage, "aws": aws_storage}
     chosen = ["sqlite", "aws"] if args.backend == "both" else [args.backend]
-    rows: list[Row] = []
-    comparisons: list[Comparison] = []
-    load = os.getloadavg()[0]
-    for backend in chosen:
+    print(f"{os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.1f} at the start.\n")
+    for backend in chosen:  # each backend's tables as soon as it is measured
         async with openers[backend]() as storage:
-            rows += await measure(backend, storage, args.sessions, args.samples)
-            comparisons += await turn_writes(backend, storage)
+            rows = await measure(backend, storage, args.sessions, args.samples)
+            comparisons = await turn_writes(backend, storage)
             comparisons += await history_reads(backend, storage)
-    print(
-        f"{os.cpu_count()} CPUs; load average {load:.1f} at the start, {os.getloadavg()[0]:.1f} at the end.\n"
-    )
-    print(table(rows, args.sessions, args.samples))
-    print(
-        f"\nA turn's write: three writes (messages, cost record, session counters) against one atomic write; "
-        f"a turn's history: {HISTORY_WINDOW}-message window, {HISTORY_SAMPLES} samples each, alternating.\n"
-    )
-    print(comparison_table(comparisons))
+        print(table(rows, args.sessions, args.samples))
+        print(
+            f"\nA turn's write: three writes (messages, cost record, session counters) against one atomic "
+            f"write; a turn's history: {HISTORY_WINDOW}-message window, {HISTORY_SAMPLES} samples each, "
+            "alternating.\n"
+        )
+        print(comparison_table(comparisons))
+        print(f"\nload average {os.getloadavg()[0]:.1f} after {backend}.\n", flush=True)
 
 
 if __name__ == "__main__":
